@@ -1,0 +1,73 @@
+"""Budgets: spend limits per tenant, team, key or user."""
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
+from django.db import models
+
+# Alert at half, most, and all of the budget unless configured otherwise.
+DEFAULT_ALERT_THRESHOLDS = [50, 80, 100]
+
+
+def default_thresholds():
+    return list(DEFAULT_ALERT_THRESHOLDS)
+
+
+class Budget(models.Model):
+    class Scope(models.TextChoices):
+        TENANT = "tenant"
+        TEAM = "team"
+        KEY = "key"
+        USER = "user"
+
+    class Period(models.TextChoices):
+        DAILY = "daily"
+        WEEKLY = "weekly"
+        MONTHLY = "monthly"
+        TOTAL = "total"
+
+    class Action(models.TextChoices):
+        BLOCK = "block"
+        ALERT = "alert"
+        DOWNGRADE = "downgrade"
+
+    tenant = models.ForeignKey("gateway.Tenant", on_delete=models.CASCADE, related_name="budgets")
+    scope = models.CharField(max_length=8, choices=Scope.choices)
+    team = models.ForeignKey("gateway.Team", null=True, blank=True, on_delete=models.CASCADE, related_name="budgets")
+    api_key = models.ForeignKey(
+        "gateway.ApiKey", null=True, blank=True, on_delete=models.CASCADE, related_name="budgets"
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="budgets"
+    )
+    # Optional: the budget counts only calls to this route.
+    route = models.ForeignKey("gateway.Route", null=True, blank=True, on_delete=models.CASCADE, related_name="budgets")
+    amount_usd = models.DecimalField(max_digits=14, decimal_places=6, validators=[MinValueValidator(0)])
+    period = models.CharField(max_length=8, choices=Period.choices, default=Period.MONTHLY)
+    action = models.CharField(max_length=10, choices=Action.choices, default=Action.BLOCK)
+    downgrade_route = models.ForeignKey(
+        "gateway.Route", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    alert_thresholds = models.JSONField(default=default_thresholds, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["tenant_id", "scope", "id"]
+
+    def __str__(self):
+        return f"{self.tenant.slug}:{self.scope}:{self.subject_label} {self.amount_usd} USD/{self.period}"
+
+    @property
+    def subject_label(self):
+        subject = {"team": self.team, "key": self.api_key, "user": self.user}.get(self.scope)
+        return getattr(subject, "name", None) or str(subject or self.tenant.slug)
+
+    def clean(self):
+        required = {self.Scope.TEAM: "team", self.Scope.KEY: "api_key", self.Scope.USER: "user"}
+        for scope, field in required.items():
+            if self.scope == scope and getattr(self, f"{field}_id") is None:
+                raise ValidationError({field: f"required when scope is {scope}"})
+            if self.scope != scope and getattr(self, f"{field}_id") is not None:
+                raise ValidationError({field: f"only allowed when scope is {scope}"})
+        if self.action == self.Action.DOWNGRADE and self.downgrade_route_id is None:
+            raise ValidationError({"downgrade_route": "required when action is downgrade"})

@@ -1,0 +1,41 @@
+"""Related fields that only resolve objects the caller may see."""
+from django.db.models import Q
+from rest_framework import serializers
+
+from gateway.api.permissions import access_for
+
+
+class ScopedRelatedField(serializers.PrimaryKeyRelatedField):
+    """A primary key resolved within the caller's tenants (others: "does not exist").
+
+    `tenant_field` is the lookup to the owning tenant; `allow_global` also admits
+    rows whose tenant is null (shared providers and routes).
+    """
+
+    def __init__(self, *args, tenant_field="tenant_id", allow_global=False, **kwargs):
+        self.tenant_field = tenant_field
+        self.allow_global = allow_global
+        super().__init__(*args, **kwargs)
+
+    def get_queryset(self):
+        queryset = super().get_queryset()
+        request = self.context.get("request")
+        if request is None:
+            return queryset.none()
+        scope = access_for(request).tenant_filter(self.tenant_field)
+        if scope is None:
+            return queryset
+        condition = Q(**scope)
+        if self.allow_global:
+            condition |= Q(**{self.tenant_field.removesuffix("_id") + "__isnull": True})
+        return queryset.filter(condition)
+
+
+def same_tenant(errors, tenant, **related):
+    """Record a field error for each related object owned by another tenant."""
+    for name, obj in related.items():
+        items = obj if isinstance(obj, (list, tuple)) else [obj]
+        for item in items:
+            if item is not None and getattr(item, "tenant_id", tenant.pk) not in (tenant.pk, None):
+                errors[name] = "must belong to the same tenant"
+    return errors

@@ -1,0 +1,26 @@
+"""ASGI entry point.
+
+Channels' router is the seam where the data-plane paths (/v1/, /anthropic/) are
+sent to a plain ASGI app that bypasses Django's request stack; everything else
+is Django.
+"""
+import os
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gateway.settings")
+
+from django.core.asgi import get_asgi_application  # noqa: E402
+
+django_asgi_app = get_asgi_application()
+
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from django.urls import re_path  # noqa: E402
+
+application = ProtocolTypeRouter(
+    {
+        "http": URLRouter(
+            [
+                re_path(r"", django_asgi_app),
+            ]
+        ),
+    }
+)
