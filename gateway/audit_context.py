@@ -29,9 +29,10 @@ class AuditActorMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
+        # A copied context: whatever the view sets (e.g. DRF's key user) ends with the request.
+        return contextvars.copy_context().run(self._handle, request)
+
+    def _handle(self, request):
         user = getattr(request, "user", None)
-        token = _actor.set((user, user.email) if user is not None and user.is_authenticated else (None, "anonymous"))
-        try:
-            return self.get_response(request)
-        finally:
-            _actor.reset(token)
+        _actor.set((user, user.email) if user is not None and user.is_authenticated else (None, "anonymous"))
+        return self.get_response(request)

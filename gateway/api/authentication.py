@@ -1,7 +1,6 @@
 """`Authorization: Bearer sy-...`: the key's owner acts, confined to the key's tenant."""
 from rest_framework import authentication, exceptions
 
-from gateway.audit_context import set_actor
 from gateway.services.keys import key_authenticate
 
 
@@ -17,7 +16,6 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         if key is None or key.owner is None or not key.owner.is_active:
             # Same message for unknown, revoked, expired and ownerless keys.
             raise exceptions.AuthenticationFailed("invalid, revoked or expired API key")
-        set_actor(key.owner, f"{key.owner.email} (key {key.prefix}…)")
         return key.owner, key
 
     def authenticate_header(self, request):

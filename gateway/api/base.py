@@ -4,6 +4,7 @@ from django.db.models import Q
 from rest_framework import exceptions, permissions, viewsets
 
 from gateway.api.permissions import TenantRolePermission, access_for
+from gateway.audit_context import set_actor
 from gateway.models import Role
 
 ADMINS = (Role.OWNER, Role.ADMIN)
@@ -21,6 +22,12 @@ class TenantScopedViewSet(viewsets.ModelViewSet):
     write_roles = ADMINS
     tenant_field = "tenant_id"
     allow_global = False
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        # After DRF authenticated the caller: the audit log names who acted, and with which key.
+        key = request.auth if hasattr(request.auth, "prefix") else None
+        set_actor(request.user, f"{request.user.email} (key {key.prefix}…)" if key else None)
 
     def get_queryset(self):
         queryset = super().get_queryset()

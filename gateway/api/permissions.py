@@ -17,7 +17,8 @@ class TenantRolePermission(permissions.BasePermission):
     message = "your role in this tenant does not allow this action"
 
     def has_permission(self, request, view):
-        if request.method in permissions.SAFE_METHODS:
+        # Detail routes are decided per object, after the scoped lookup (404 first).
+        if request.method in permissions.SAFE_METHODS or view.detail:
             return True
         return access_for(request).any_role(view.write_roles_for(request))
 

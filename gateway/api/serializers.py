@@ -188,7 +188,9 @@ class BudgetSerializer(serializers.ModelSerializer):
         errors = same_tenant({}, tenant, **related)
         if errors:
             raise serializers.ValidationError(errors)
-        candidate = Budget(tenant=tenant, **{**self._current(), **attrs})
+        fields = {**self._current(), **attrs}
+        fields.pop("tenant", None)
+        candidate = Budget(tenant=tenant, **fields)
         try:
             candidate.clean()
         except Exception as exc:  # django ValidationError -> DRF's

@@ -54,8 +54,8 @@ def key_rotate(key, *, grace_seconds=0):
         limits=old.limits,
         expires_at=key.expires_at,
     )
-    old.replaced_by = new
-    old.save(update_fields=["replaced_by"])
+    # Bookkeeping link only: the rotation itself is already in the audit log.
+    ApiKey.objects.filter(pk=old.pk).update(replaced_by=new)
     return new, secret
 
 
