@@ -71,3 +71,51 @@ class Budget(models.Model):
                 raise ValidationError({field: f"only allowed when scope is {scope}"})
         if self.action == self.Action.DOWNGRADE and self.downgrade_route_id is None:
             raise ValidationError({"downgrade_route": "required when action is downgrade"})
+
+
+class UsageRecord(models.Model):
+    """The ledger: exactly one row per data-plane request, append-only.
+
+    Written in batches from the usage stream, idempotent on `event_id`. Ids of
+    tenants/keys/routes are plain columns (no FK constraints) so the ledger
+    outlives the objects it mentions and deleting a key never rewrites history.
+    """
+
+    event_id = models.UUIDField(unique=True)
+    request_id = models.CharField(max_length=64)
+    created_at = models.DateTimeField(db_index=True)  # when the request arrived
+    tenant_id = models.BigIntegerField(null=True)
+    team_id = models.BigIntegerField(null=True)
+    key_id = models.BigIntegerField(null=True)
+    user_id = models.BigIntegerField(null=True)
+    route_id = models.BigIntegerField(null=True)
+    route = models.CharField(max_length=100, blank=True)
+    provider_id = models.BigIntegerField(null=True)
+    provider = models.CharField(max_length=100, blank=True)
+    model = models.CharField(max_length=200, blank=True)  # the upstream model
+    ingress = models.CharField(max_length=16)  # openai | anthropic
+    endpoint = models.CharField(max_length=32)  # chat | embeddings | messages
+    stream = models.BooleanField(default=False)
+    status = models.PositiveSmallIntegerField()
+    error_code = models.CharField(max_length=64, blank=True)
+    cancelled = models.BooleanField(default=False)
+    input_tokens = models.PositiveIntegerField(default=0)
+    output_tokens = models.PositiveIntegerField(default=0)
+    cached_tokens = models.PositiveIntegerField(default=0)
+    reasoning_tokens = models.PositiveIntegerField(default=0)
+    tokens_estimated = models.BooleanField(default=False)
+    ttfb_ms = models.FloatField(null=True)
+    latency_ms = models.FloatField(null=True)
+    cost_usd = models.DecimalField(max_digits=20, decimal_places=12, default=0)
+    price_version = models.CharField(max_length=64, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=1)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["tenant_id", "created_at"], name="usage_tenant_time"),
+            models.Index(fields=["key_id", "created_at"], name="usage_key_time"),
+        ]
+
+    def __str__(self):
+        return f"{self.request_id} {self.route} {self.status}"

@@ -1,5 +1,6 @@
-"""Related fields that only resolve objects the caller may see."""
+"""Related fields that only resolve objects the caller may see, and typed JSON settings."""
 from django.db.models import Q
+from pydantic import ValidationError as PydanticError
 from rest_framework import serializers
 
 from gateway.api.permissions import access_for
@@ -39,3 +40,25 @@ def same_tenant(errors, tenant, **related):
             if item is not None and getattr(item, "tenant_id", tenant.pk) not in (tenant.pk, None):
                 errors[name] = "must belong to the same tenant"
     return errors
+
+
+class SpecField(serializers.JSONField):
+    """A JSON settings column validated by the same pydantic spec as config files.
+
+    Keeps the API and apply_config in agreement: whatever one accepts, the
+    other exports and re-applies.
+    """
+
+    def __init__(self, spec, **kwargs):
+        self.spec = spec
+        kwargs.setdefault("required", False)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        data = super().to_internal_value(data)
+        try:
+            parsed = self.spec.model_validate(data)
+        except PydanticError as exc:
+            problems = ["{}: {}".format(".".join(map(str, e["loc"])) or "value", e["msg"]) for e in exc.errors()]
+            raise serializers.ValidationError(problems) from None
+        return parsed.model_dump(mode="json", exclude_none=True)

@@ -3,8 +3,9 @@ from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
 from billing.models import Budget
-from gateway.api.fields import ScopedRelatedField, same_tenant
+from gateway.api.fields import ScopedRelatedField, SpecField, same_tenant
 from gateway.models import ApiKey, AuditEvent, Membership, Provider, Role, Route, Team, Tenant
+from gateway.services.config_schema import Cache, Limits, Timeouts
 
 User = get_user_model()
 
@@ -81,6 +82,9 @@ class RouteSerializer(serializers.ModelSerializer):
     tenant = ScopedRelatedField(queryset=Tenant.objects.all(), tenant_field="id", allow_null=True, required=False)
     targets = RouteTargetSerializer(many=True, required=False)
     fallbacks = ScopedRelatedField(queryset=Route.objects.all(), allow_global=True, many=True, required=False)
+    timeouts = SpecField(Timeouts)
+    cache = SpecField(Cache)
+    limits = SpecField(Limits)
 
     class Meta:
         model = Route
@@ -123,6 +127,7 @@ class ApiKeySerializer(serializers.ModelSerializer):
         queryset=User.objects.all(), tenant_field="memberships__tenant_id", allow_null=True, required=False
     )
     routes = ScopedRelatedField(queryset=Route.objects.all(), allow_global=True, many=True, required=False)
+    limits = SpecField(Limits)
     masked = serializers.CharField(read_only=True)
 
     class Meta:

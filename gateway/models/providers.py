@@ -1,5 +1,7 @@
 """Upstream providers: where requests go and with which credentials."""
 from django.core.exceptions import ValidationError
+from urllib.parse import urlsplit
+
 from django.core.validators import RegexValidator
 from django.db import models
 
@@ -41,6 +43,13 @@ DEFAULT_BASE_URLS = {
 }
 
 
+def validate_base_url(value):
+    # Looser than URLField on purpose: compose/k8s service names (http://ollama:11434) have no TLD.
+    parts = urlsplit(value)
+    if value and (parts.scheme not in ("http", "https") or not parts.hostname):
+        raise ValidationError("must be an http:// or https:// URL")
+
+
 def validate_headers(value):
     if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
         raise ValidationError("headers must map header names to string values")
@@ -52,7 +61,7 @@ class Provider(models.Model):
     tenant = models.ForeignKey(Tenant, null=True, blank=True, on_delete=models.CASCADE, related_name="providers")
     name = models.CharField(max_length=100, validators=[name_validator])
     kind = models.CharField(max_length=32, choices=ProviderKind.choices)
-    base_url = models.URLField(max_length=500, blank=True)
+    base_url = models.CharField(max_length=500, blank=True, validators=[validate_base_url])
     api_key = EncryptedTextField(blank=True, default="")
     # Non-secret extra headers sent upstream (e.g. an organisation id).
     headers = models.JSONField(default=dict, blank=True, validators=[validate_headers])
