@@ -1,9 +1,12 @@
 """Secrets never stored or logged in plaintext (RELIABILITY.md B1, B9)."""
+import io
 import logging
 import re
 
 import pytest
+import yaml
 from django.apps import apps
+from django.core.management import call_command
 from django.db import connection
 from django.urls import reverse
 
@@ -13,7 +16,8 @@ from gateway.services.keys import key_authenticate
 from tests.conftest import client_for
 
 SECRET_RE = re.compile(r"sy-[A-Za-z0-9_-]{43}")
-KEYS_VIA_API = 1000
+KEYS_VIA_API = 500
+KEYS_VIA_CONFIG = 500  # half of them generated, half given in the file
 
 
 def dump_all_tables():
@@ -47,15 +51,30 @@ def all_logs():
     root.setLevel(old_level)
 
 
+def _keys_via_config(tmp_path, tenant_a):
+    given = [keyhash.generate_secret() for _ in range(KEYS_VIA_CONFIG // 2)]
+    keys = [{"name": f"cfg{i}", "secret": s} for i, s in enumerate(given)]
+    keys += [{"name": f"gen{i}"} for i in range(KEYS_VIA_CONFIG - len(given))]
+    path = tmp_path / "keys.yaml"
+    path.write_text(yaml.safe_dump({"tenants": [{"slug": tenant_a.slug, "name": tenant_a.name, "keys": keys}]}))
+    out = io.StringIO()
+    call_command("apply_config", str(path), stdout=out)
+    printed = set(SECRET_RE.findall(out.getvalue()))
+    assert len(printed) == KEYS_VIA_CONFIG - len(given)
+    return set(given) | printed
+
+
 @pytest.mark.django_db
-def test_it_stores_no_plaintext_key_anywhere(tenant_a, admin_a, all_logs):
+def test_it_stores_no_plaintext_key_anywhere(tenant_a, admin_a, all_logs, tmp_path):
     client = client_for(admin_a)
     secrets = set()
     for i in range(KEYS_VIA_API):
         response = client.post(reverse("key-list"), {"tenant": tenant_a.pk, "name": f"k{i}"}, format="json")
         assert response.status_code == 201
         secrets.add(response.json()["secret"])
-    assert len(secrets) == KEYS_VIA_API and ApiKey.objects.count() == KEYS_VIA_API
+    secrets |= _keys_via_config(tmp_path, tenant_a)
+    total = KEYS_VIA_API + KEYS_VIA_CONFIG
+    assert len(secrets) == total and ApiKey.objects.count() == total
     dump = dump_all_tables()
     assert not secrets & set(SECRET_RE.findall(dump))
     assert not secrets & set(SECRET_RE.findall("\n".join(all_logs)))
