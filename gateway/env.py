@@ -24,6 +24,15 @@ def env_str(name, default=""):
     return default if value is None else value
 
 
+def env_choice(name, default, choices):
+    value = _raw(name)
+    if value is None or value == "":
+        return default
+    if value.upper() not in choices:
+        raise ImproperlyConfigured(f"{name}={value!r} is not one of {', '.join(choices)}")
+    return value.upper()
+
+
 def env_bool(name, default=False):
     value = _raw(name)
     if value is None:

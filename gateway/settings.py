@@ -9,7 +9,7 @@ from pathlib import Path
 
 import dj_database_url
 
-from gateway.env import env_bool, env_float, env_int, env_list, env_secret, env_str, env_url
+from gateway.env import env_bool, env_choice, env_float, env_int, env_list, env_secret, env_str, env_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("SWITCHYARD_VAR_DIR", str(BASE_DIR / "var")))
@@ -105,7 +105,7 @@ if REDIS_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
-    CELERY_BROKER_URL = "filesystem://"
+    CELERY_BROKER_URL = "filesystem://localhost//"  # a host part keeps kombu from warning
     _celery_dir = VAR_DIR / "celery"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_celery_dir / "queue"),
@@ -171,6 +171,7 @@ UPSTREAM_CONNECT_TIMEOUT = env_float("UPSTREAM_CONNECT_TIMEOUT", 5.0)
 UPSTREAM_FIRST_BYTE_TIMEOUT = env_float("UPSTREAM_FIRST_BYTE_TIMEOUT", 60.0)
 UPSTREAM_IDLE_TIMEOUT = env_float("UPSTREAM_IDLE_TIMEOUT", 30.0)
 SSRF_ALLOW_PRIVATE = env_bool("SSRF_ALLOW_PRIVATE", False)
+SSRF_ALLOW_CIDRS = env_list("SSRF_ALLOW_CIDRS")
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -184,7 +185,7 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 # Serve static files (incl. Swagger UI from drf-spectacular-sidecar) without collectstatic.
 WHITENOISE_USE_FINDERS = True
 
-LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
+LOG_LEVEL = env_choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"))
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -1,0 +1,276 @@
+"""`make run`: prepare the database, then supervise the ASGI server, the Celery worker and beat.
+
+    python -m gateway.run [all|init|server|worker|beat]
+
+`all` (the default) migrates, seeds the demo installation on a fresh database,
+prints where everything is, and runs the three processes until Ctrl-C/SIGTERM.
+The single roles are for containers, where an orchestrator supervises instead:
+`init` prepares and exits (the Kubernetes migrate Job), the others exec their
+process so it receives the orchestrator's signals itself.
+"""
+import argparse
+import ctypes
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gateway.settings")
+
+from django.core.exceptions import ImproperlyConfigured
+
+from gateway.env import env_bool, env_int, env_str
+
+log = logging.getLogger("switchyard.run")
+
+# Seconds the children get to finish in-flight work after the stop signal before SIGKILL.
+STOP_TIMEOUT = 10.0
+# uvicorn's own limit for open connections (long streams) to finish: below STOP_TIMEOUT
+# so the server closes them itself instead of being killed mid-response.
+HTTP_GRACEFUL_SECONDS = 8
+# How often the supervisor checks its children; 0.2 s keeps Ctrl-C feeling instant.
+POLL_SECONDS = 0.2
+MAX_PORT = 65535
+PR_SET_PDEATHSIG = 1  # from <sys/prctl.h>
+ROLES = ("all", "init", "server", "worker", "beat")
+UNSPECIFIED_HOSTS = {"", "0.0.0.0", "::"}
+
+
+@dataclass(frozen=True)
+class Options:
+    host: str
+    port: int
+    workers: int
+    log_level: str
+    embedded: bool
+    worker_concurrency: int
+    schedule_file: str
+    seed_demo: bool
+    site_url: str
+
+    @property
+    def base_url(self):
+        """Where users reach the server: SITE_URL behind a proxy, else this machine's address."""
+        if self.site_url:
+            return self.site_url
+        # 0.0.0.0 is where the server listens, not an address a browser can visit.
+        host = "127.0.0.1" if self.host in UNSPECIFIED_HOSTS else self.host
+        host = f"[{host}]" if ":" in host else host
+        return f"http://{host}:{self.port}"
+
+
+def read_options():
+    from django.conf import settings
+
+    port = env_int("PORT", 8000, minimum=1)
+    if port > MAX_PORT:
+        raise ImproperlyConfigured(f"PORT={port} is above the maximum {MAX_PORT}")
+    cores = os.cpu_count() or 1
+    return Options(
+        host=env_str("HOST", "127.0.0.1"),
+        port=port,
+        workers=env_int("WORKERS", cores, minimum=1),
+        log_level=settings.LOG_LEVEL,
+        embedded=settings.EMBEDDED,
+        # Embedded mode has one SQLite writer and a filesystem queue: more processes only contend.
+        worker_concurrency=1 if settings.EMBEDDED else env_int("CELERY_CONCURRENCY", cores, minimum=1),
+        schedule_file=str(settings.CELERY_BEAT_SCHEDULE_FILENAME),
+        seed_demo=env_bool("SWITCHYARD_SEED_DEMO", True),
+        # Read raw (settings has a default) so an unset SITE_URL follows HOST and PORT.
+        site_url=env_str("SITE_URL", ""),
+    )
+
+
+# --- the commands ---------------------------------------------------------------
+
+
+def server_command(opts):
+    command = [
+        sys.executable, "-m", "uvicorn", "gateway.asgi:application",
+        "--host", opts.host, "--port", str(opts.port), "--workers", str(opts.workers),
+        "--loop", "uvloop", "--http", "httptools",
+        "--log-level", opts.log_level.lower(),
+        "--timeout-graceful-shutdown", str(HTTP_GRACEFUL_SECONDS),
+    ]  # fmt: skip
+    if opts.log_level != "DEBUG":
+        command.append("--no-access-log")  # the usage ledger records requests; a line each costs CPU
+    return command
+
+
+def worker_command(opts):
+    command = [sys.executable, "-m", "celery", "-A", "gateway", "worker", "--loglevel", opts.log_level]
+    command += ["--concurrency", str(opts.worker_concurrency)]
+    if opts.embedded:
+        # One worker on a filesystem queue has no peers to sync with or gossip to.
+        command += ["--without-mingle", "--without-gossip", "--without-heartbeat"]
+    return command
+
+
+def beat_command(opts):
+    return [
+        sys.executable, "-m", "celery", "-A", "gateway", "beat",
+        "--loglevel", opts.log_level, "--schedule", opts.schedule_file,
+    ]  # fmt: skip
+
+
+# --- preparation ------------------------------------------------------------------
+
+
+def prepare(opts):
+    """Migrate, make the broker folders, seed a fresh database; print the URLs (and new secrets)."""
+    from django.core.management import call_command
+    from django.db import connections
+
+    from gateway.celery import ensure_filesystem_queue
+    from gateway.models import Tenant
+    from gateway.services.demo import demo_banner
+
+    call_command("migrate", interactive=False, verbosity=0)
+    ensure_filesystem_queue()  # a no-op unless the embedded filesystem transport is configured
+    if opts.seed_demo and not Tenant.objects.exists():
+        call_command("seed_demo", base_url=opts.base_url)
+    else:
+        sys.stdout.write(demo_banner(opts.base_url))
+    sys.stdout.flush()
+    connections.close_all()  # the children open their own; do not hold SQLite's files meanwhile
+
+
+# --- supervision --------------------------------------------------------------------
+
+
+def _parent_death_signal():
+    """A preexec_fn asking Linux to SIGTERM the child if this supervisor is SIGKILLed.
+
+    Without it, an orphaned uvicorn keeps the port and the next `make run` fails.
+    libc is loaded here, before fork, because loading a library in the child is unsafe.
+    """
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+    except OSError:
+        return None
+    return lambda: libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+class Supervisor:
+    """Runs each command in its own process group and stops them all together."""
+
+    def __init__(self, commands):
+        self.commands = commands
+        self.children = {}
+        self.stop_signal = None
+        self.forced = False
+
+    def run(self):
+        """0 after a requested stop that every child obeyed in time, else 1."""
+        previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            self._start()
+            died = self._watch()
+            clean = self._stop(self.stop_signal or signal.SIGTERM)
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+        return 0 if died is None and clean else 1
+
+    def _on_signal(self, signum, frame):
+        if self.stop_signal is None:
+            self.stop_signal = signum
+        else:
+            self.forced = True  # a second Ctrl-C: do not wait any longer
+
+    def _start(self):
+        preexec = _parent_death_signal()
+        for name, command in self.commands.items():
+            # Own process group: the terminal's Ctrl-C reaches only us, and we can
+            # signal (and kill) each child together with the processes it forks.
+            # preexec_fn is safe here: the supervisor never starts a thread.
+            self.children[name] = subprocess.Popen(
+                command, stdin=subprocess.DEVNULL, process_group=0, preexec_fn=preexec  # noqa: PLW1509
+            )
+            log.info("started %s (pid %s)", name, self.children[name].pid)
+
+    def _watch(self):
+        """Wait for a stop signal (returns None) or a child's exit (returns its name)."""
+        while self.stop_signal is None:
+            for name, child in self.children.items():
+                if child.poll() is not None:
+                    log.error("%s exited unexpectedly (code %s); stopping the others", name, child.returncode)
+                    return name
+            time.sleep(POLL_SECONDS)
+        return None
+
+    def _stop(self, signum):
+        """Forward `signum`, wait up to STOP_TIMEOUT, then SIGKILL. True if nothing needed killing.
+
+        The signal goes to each group's leader only: uvicorn and Celery stop their own
+        workers in order, whereas a Celery pool process signalled directly dies mid-task.
+        """
+        for child in self.children.values():
+            if child.poll() is None:
+                child.send_signal(signum)
+        deadline = time.monotonic() + STOP_TIMEOUT
+        while self._running() and not self.forced and time.monotonic() < deadline:
+            time.sleep(POLL_SECONDS)
+        stragglers = self._running()
+        if stragglers:
+            why = "on a second signal" if self.forced else f"after {STOP_TIMEOUT:g}s"
+            log.warning("killing %s %s", ", ".join(stragglers), why)
+        for child in self.children.values():
+            # The whole group, even when its leader exited, so no forked grandchild lingers.
+            try:
+                os.killpg(child.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass  # the group is already empty
+            child.wait()
+        return not stragglers
+
+    def _running(self):
+        return [name for name, child in self.children.items() if child.poll() is None]
+
+
+# --- entry point --------------------------------------------------------------------
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(prog="python -m gateway.run", description=__doc__.split("\n\n")[0])
+    parser.add_argument("role", nargs="?", choices=ROLES, default="all", help="what to run (default: all)")
+    return parser.parse_args(argv)
+
+
+def run(role):
+    import django
+
+    django.setup()  # configures logging and fails fast on a bad setting
+    opts = read_options()
+    if role in ("all", "init"):
+        prepare(opts)
+    commands = {"server": server_command(opts), "worker": worker_command(opts), "beat": beat_command(opts)}
+    if role == "init":
+        return 0
+    if role != "all":
+        from gateway.celery import ensure_filesystem_queue
+
+        ensure_filesystem_queue()
+        command = commands[role]
+        os.execv(command[0], command)  # the orchestrator's signals go straight to the process
+    return Supervisor(commands).run()
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    try:
+        return run(args.role)
+    except ImproperlyConfigured as exc:
+        print(f"switchyard: configuration error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:  # Ctrl-C while migrating, before the supervisor took over
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
