@@ -69,11 +69,36 @@ def _read(path: Path) -> list[dict]:
     return events
 
 
+def _pid_of(path: Path) -> int | None:
+    try:
+        return int(path.name.split("-", 1)[1].split(".", 1)[0])
+    except (IndexError, ValueError):
+        return None
+
+
+def _alive(pid: int | None) -> bool:
+    if pid is None:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def replay(directory: Path, sink, only_own=False) -> int:
-    """Hand every spooled event to `sink(events)`; a file is removed only after its sink succeeds."""
+    """Hand spooled events to `sink(events)`; a file is removed only after its sink succeeds.
+
+    only_own: this process's files plus those of processes that died (a
+    restarted server adopts its predecessor's spool); others replay their own.
+    """
     total = 0
-    pattern = f"usage-{os.getpid()}{SUFFIX}*" if only_own else f"usage-*{SUFFIX}*"
-    for path in sorted(directory.glob(pattern)):
+    for path in sorted(directory.glob(f"usage-*{SUFFIX}*")):
+        pid = _pid_of(path)
+        if only_own and pid != os.getpid() and _alive(pid):
+            continue
         claimed = _stale_claim(path) if ".replay-" in path.name else _claim(path)
         if claimed is None:
             continue

@@ -1,8 +1,8 @@
 """ASGI entry point.
 
-Channels' router is the seam where the data-plane paths (/v1/, /anthropic/) are
-sent to a plain ASGI app that bypasses Django's request stack; everything else
-is Django.
+Channels' router sends the data-plane paths (/v1/, /anthropic/) to a plain
+ASGI app that bypasses Django's request stack; everything else is Django.
+The lifespan protocol starts and stops the data plane's per-process runtime.
 """
 import os
 
@@ -15,12 +15,17 @@ django_asgi_app = get_asgi_application()
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.urls import re_path  # noqa: E402
 
+from gateway.dataplane.app import dataplane_app, lifespan_app  # noqa: E402
+
 application = ProtocolTypeRouter(
     {
         "http": URLRouter(
             [
+                re_path(r"^v1/", dataplane_app),
+                re_path(r"^anthropic/", dataplane_app),
                 re_path(r"", django_asgi_app),
             ]
         ),
+        "lifespan": lifespan_app,
     }
 )

@@ -118,6 +118,11 @@ else:
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+CELERY_BEAT_SCHEDULE = {
+    # The ledger trails traffic by about this much; the drain itself is batched.
+    "drain-usage": {"task": "billing.drain_usage", "schedule": 1.0},
+    "replay-spools": {"task": "billing.replay_spools", "schedule": 30.0},
+}
 
 # --- auth and sessions ------------------------------------------------------
 AUTH_USER_MODEL = "gateway.User"

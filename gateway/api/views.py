@@ -9,8 +9,18 @@ from billing.models import Budget
 from gateway.api import serializers as s
 from gateway.api.base import ADMINS, TenantScopedViewSet
 from gateway.api.permissions import access_for
-from gateway.models import ApiKey, AuditEvent, Membership, Provider, Role, Route, RouteFallback, RouteTarget, Team
-from gateway.models import Tenant
+from gateway.models import (
+    ApiKey,
+    AuditEvent,
+    Membership,
+    Provider,
+    Role,
+    Route,
+    RouteFallback,
+    RouteTarget,
+    Team,
+    Tenant,
+)
 from gateway.services.keys import key_create, key_revoke, key_rotate
 from gateway.services.members import membership_upsert
 from gateway.services.routes import route_save

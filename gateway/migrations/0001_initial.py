@@ -3,11 +3,12 @@
 import django.core.validators
 import django.db.models.deletion
 import django.utils.timezone
+from django.conf import settings
+from django.db import migrations, models
+
 import gateway.crypto
 import gateway.models.providers
 import gateway.models.tenants
-from django.conf import settings
-from django.db import migrations, models
 
 
 class Migration(migrations.Migration):

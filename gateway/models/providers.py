@@ -1,7 +1,7 @@
 """Upstream providers: where requests go and with which credentials."""
-from django.core.exceptions import ValidationError
 from urllib.parse import urlsplit
 
+from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
 

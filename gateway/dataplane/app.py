@@ -1,0 +1,159 @@
+"""The data plane: a plain ASGI app for /v1/ and /anthropic/, outside Django's stack.
+
+No middleware, no ORM: a request reads the process's snapshot, passes the
+pipeline of steps (auth -> usage -> route -> call) and writes its answer
+itself. The client's disconnect cancels the pipeline (and so the upstream
+request) at once; the usage step still records what was delivered.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from functools import partial
+
+from django.conf import settings
+
+from gateway.dataplane import respond
+from gateway.dataplane.context import RequestContext
+from gateway.dataplane.errors import GatewayError
+from gateway.dataplane.runtime import get_runtime
+from gateway.dataplane.steps.auth import authenticate
+from gateway.dataplane.steps.call import call_upstream
+from gateway.dataplane.steps.models import list_models
+from gateway.dataplane.steps.route import resolve_route
+from gateway.dataplane.steps.usage import record_usage
+
+log = logging.getLogger("switchyard.dataplane")
+
+# path -> (ingress format, endpoint, method)
+ROUTES = {
+    "/v1/chat/completions": ("openai", "chat", "POST"),
+    "/v1/embeddings": ("openai", "embeddings", "POST"),
+    "/v1/models": ("openai", "models", "GET"),
+    "/anthropic/v1/messages": ("anthropic", "chat", "POST"),
+}
+MODEL_PREFIX = "/v1/models/"
+
+
+def _dispatch(path: str):
+    found = ROUTES.get(path.rstrip("/") or path)
+    if found:
+        return found, ""
+    if path.startswith(MODEL_PREFIX) and len(path) > len(MODEL_PREFIX):
+        return ("openai", "model", "GET"), path[len(MODEL_PREFIX):]
+    return None, ""
+
+
+def _pipeline(endpoint: str, sink):
+    if endpoint in ("models", "model"):
+        return [authenticate, list_models]
+    return [authenticate, partial(record_usage, sink=sink), resolve_route, call_upstream]
+
+
+async def _run(steps, ctx):
+    async def step_at(i, c):
+        if i < len(steps):
+            await steps[i](c, partial(step_at, i + 1))
+
+    await step_at(0, ctx)
+
+
+async def _read_body(scope, receive, limit: int) -> bytes:
+    for name, value in scope.get("headers", ()):
+        if name == b"content-length" and value.isdigit() and int(value) > limit:
+            raise _too_large(limit)  # refused before reading a byte of it
+    chunks, size = [], 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise asyncio.CancelledError
+        body = message.get("body", b"")
+        size += len(body)
+        if size > limit:
+            raise _too_large(limit)
+        chunks.append(body)
+        if not message.get("more_body"):
+            return b"".join(chunks)
+
+
+def _too_large(limit: int) -> GatewayError:
+    return GatewayError(413, "request_too_large", f"Request body exceeds the limit of {limit} bytes.")
+
+
+def _context(scope, send, route, path_param, runtime) -> RequestContext:
+    ingress, endpoint, method = route
+    headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", ())}
+    return RequestContext(
+        scope=scope, send=send, request_id=headers.get("x-request-id") or uuid.uuid4().hex,
+        ingress=ingress, endpoint=endpoint, method=method, headers=headers, raw_body=b"",
+        snapshot=runtime.snapshot, started_wall=time.time(), started=time.perf_counter(), path_param=path_param,
+    )
+
+
+async def _watch_disconnect(receive):
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return
+
+
+async def _serve(ctx: RequestContext, receive, steps):
+    handler = asyncio.ensure_future(_run(steps, ctx))
+    watcher = asyncio.ensure_future(_watch_disconnect(receive))
+    try:
+        await asyncio.wait((handler, watcher), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        watcher.cancel()
+    if not handler.done():
+        handler.cancel()  # the client left: stop the upstream call now
+        await asyncio.gather(handler, return_exceptions=True)
+        return
+    exc = handler.exception()
+    if isinstance(exc, GatewayError):
+        await respond.send_error(ctx, exc)
+    elif exc is not None:
+        log.error("request %s failed: %s", ctx.request_id, type(exc).__name__, exc_info=exc)
+        await respond.send_error(ctx, GatewayError(500, "internal_error", "Internal gateway error."))
+
+
+async def dataplane_app(scope, receive, send):
+    if scope["type"] != "http":
+        return
+    runtime = get_runtime()
+    route, path_param = _dispatch(scope["path"])
+    fmt = "anthropic" if scope["path"].startswith("/anthropic/") else "openai"
+    if route is None:
+        route = (fmt, "unknown", scope["method"])
+    ctx = _context(scope, send, route, path_param, runtime)
+    try:
+        if ctx.endpoint == "unknown":
+            raise GatewayError(404, "not_found", f"Unknown path {scope['path']}.")
+        if scope["method"] != ctx.method:
+            raise GatewayError(405, "method_not_allowed", f"Use {ctx.method} for {scope['path']}.")
+        if ctx.method == "POST":
+            ctx.raw_body = await _read_body(scope, receive, settings.MAX_BODY_BYTES)
+    except GatewayError as err:
+        await respond.send_error(ctx, err)
+        return
+    except asyncio.CancelledError:
+        return  # the client left before sending its body
+    await _serve(ctx, receive, _pipeline(ctx.endpoint, runtime.sink))
+
+
+async def lifespan_app(scope, receive, send):
+    """ASGI lifespan: start and stop the per-process runtime with the server."""
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            try:
+                await get_runtime().start()
+            except Exception as exc:  # noqa: BLE001 - report it to the server, which exits
+                await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                return
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await get_runtime().stop()
+            await send({"type": "lifespan.shutdown.complete"})
+            return

@@ -1,0 +1,93 @@
+"""The one upstream HTTP client of a data-plane process.
+
+A single aiohttp session per process (measured 25x cheaper per request than
+httpx, DESIGN.md); connect, first-byte and idle timeouts; redirects never
+followed; the SSRF guard runs at connect time (netguard.py).
+"""
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from urllib.parse import urlsplit
+
+import aiohttp
+
+from gateway.dataplane.canonical import Timeouts, UpstreamRequest
+from gateway.dataplane.errors import ProviderError
+from gateway.dataplane.netguard import BlockedAddress, GuardedResolver, check_literal_host
+
+READ_CHUNK = 65536  # bytes per read from the upstream socket
+
+
+class UpstreamClient:
+    def __init__(self, allow_private: bool, allow_cidrs=()):
+        self.allow_private = allow_private
+        self.allow_cidrs = allow_cidrs
+        self._session: aiohttp.ClientSession | None = None
+
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            connector = aiohttp.TCPConnector(
+                limit=0,  # concurrency is bounded by policies, not by a hidden pool queue
+                ttl_dns_cache=60,
+                resolver=GuardedResolver(self.allow_private, self.allow_cidrs),
+                enable_cleanup_closed=True,
+            )
+            self._session = aiohttp.ClientSession(
+                connector=connector, auto_decompress=True, skip_auto_headers=("User-Agent",)
+            )
+        return self._session
+
+    async def close(self):
+        if self._session is not None:
+            await self._session.close()
+
+    async def open(self, req: UpstreamRequest, timeouts: Timeouts) -> aiohttp.ClientResponse:
+        """Send the request; returns once the status line and headers arrived."""
+        host = urlsplit(req.url).hostname or ""
+        try:
+            check_literal_host(host, self.allow_private, self.allow_cidrs)
+            timeout = aiohttp.ClientTimeout(total=None, sock_connect=timeouts.connect, sock_read=timeouts.idle)
+            async with asyncio.timeout(timeouts.connect + timeouts.first_byte):
+                return await self.session().request(
+                    req.method, req.url, data=req.body, headers=req.headers, allow_redirects=False, timeout=timeout
+                )
+        except BlockedAddress:
+            raise ProviderError(502, "upstream address is not allowed", permanent=True, code="upstream_blocked")
+        except TimeoutError:
+            raise ProviderError.connection("upstream did not answer in time", timeout=True) from None
+        except aiohttp.ClientConnectorError:
+            raise ProviderError.connection("could not connect to the upstream") from None
+        except (aiohttp.ClientError, OSError):
+            raise ProviderError.connection("upstream connection failed") from None
+
+
+async def read_body(resp: aiohttp.ClientResponse, limit: int) -> bytes:
+    try:
+        body = await resp.content.read(limit + 1)
+    except TimeoutError:
+        raise ProviderError.connection("upstream stalled while sending its answer", timeout=True) from None
+    except (aiohttp.ClientError, OSError):
+        raise ProviderError.connection("upstream connection broke mid-answer") from None
+    finally:
+        resp.release()
+    if len(body) > limit:
+        raise ProviderError(502, "upstream answer is too large", code="upstream_too_large")
+    return body
+
+
+async def iter_body(resp: aiohttp.ClientResponse) -> AsyncIterator[bytes]:
+    """Chunks as they arrive; the session's sock_read bounds the idle gap."""
+    finished = False
+    try:
+        async for data in resp.content.iter_any():
+            yield data
+        finished = True
+    except TimeoutError:
+        raise ProviderError.connection("upstream stream went idle", timeout=True) from None
+    except (aiohttp.ClientError, OSError):
+        raise ProviderError.connection("upstream connection broke mid-stream") from None
+    finally:
+        # A finished stream returns its connection to the pool; an abandoned one
+        # (client gone, error) closes the socket so the upstream stops generating.
+        resp.release() if finished else resp.close()

@@ -1,0 +1,64 @@
+"""Writing ASGI responses: JSON answers, SSE streams and errors in the caller's format."""
+from __future__ import annotations
+
+import time
+
+from gateway.dataplane.context import RequestContext
+from gateway.dataplane.errors import GatewayError, render_error, sse_error_event
+
+JSON = (b"content-type", b"application/json")
+SSE_HEADERS = [
+    (b"content-type", b"text/event-stream; charset=utf-8"),
+    (b"cache-control", b"no-cache"),
+    (b"x-accel-buffering", b"no"),  # tell nginx-style proxies not to buffer the stream
+]
+
+
+def _headers(ctx: RequestContext, extra) -> list[tuple[bytes, bytes]]:
+    headers = [(b"x-request-id", ctx.request_id.encode()), *extra, *ctx.response_headers]
+    if ctx.route is not None:
+        headers.append((b"x-switchyard-route", ctx.route.name.encode()))
+    if ctx.target is not None:
+        headers.append((b"x-switchyard-provider", ctx.target.provider.name.encode()))
+    return headers
+
+
+def _mark_first_byte(ctx: RequestContext):
+    if ctx.ttfb is None:
+        ctx.ttfb = time.perf_counter() - ctx.started
+    ctx.response_started = True
+
+
+async def send_json(ctx: RequestContext, status: int, body: bytes, extra=()):
+    _mark_first_byte(ctx)
+    ctx.status = status
+    headers = _headers(ctx, [JSON, *extra])
+    await ctx.send({"type": "http.response.start", "status": status, "headers": headers})
+    await ctx.send({"type": "http.response.body", "body": body})
+
+
+async def start_stream(ctx: RequestContext):
+    _mark_first_byte(ctx)
+    ctx.status = 200
+    await ctx.send({"type": "http.response.start", "status": 200, "headers": _headers(ctx, SSE_HEADERS)})
+
+
+async def send_chunk(ctx: RequestContext, data: bytes):
+    if data:
+        await ctx.send({"type": "http.response.body", "body": data, "more_body": True})
+
+
+async def end_stream(ctx: RequestContext, tail: bytes = b""):
+    await ctx.send({"type": "http.response.body", "body": tail, "more_body": False})
+
+
+async def send_error(ctx: RequestContext, err: GatewayError):
+    """Before the first byte: a proper error response. After: an SSE error event, then the end."""
+    ctx.status, ctx.error_code = err.status, err.code
+    if ctx.response_started:
+        await end_stream(ctx, sse_error_event(err, ctx.ingress))
+        return
+    status, headers, body = render_error(err, ctx.ingress)
+    ctx.response_started = True
+    await ctx.send({"type": "http.response.start", "status": status, "headers": _headers(ctx, headers)})
+    await ctx.send({"type": "http.response.body", "body": body})

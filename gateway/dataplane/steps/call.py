@@ -1,0 +1,114 @@
+"""Step: call the chosen target and answer the client (JSON or a relayed stream).
+
+Same wire format on both sides: the body passes through untouched but for
+`model`. Otherwise the adapter translates both ways. Usage comes from the
+upstream; when it never arrives (a stream cut short), it is counted here and
+marked estimated.
+"""
+from __future__ import annotations
+
+import asyncio
+
+from gateway.dataplane import respond
+from gateway.dataplane.adapters import get_adapter
+from gateway.dataplane.canonical import Usage, dumps
+from gateway.dataplane.errors import ProviderError
+from gateway.dataplane.formats import anthropic as anthropic_format
+from gateway.dataplane.http import iter_body, read_body
+from gateway.dataplane.runtime import get_runtime
+from gateway.dataplane.steps.balance import choose_target
+from gateway.dataplane.steps.relay import PassthroughRelay, relay_local, relay_translated
+from gateway.dataplane.tokens import count_prompt, count_text
+
+MAX_RESPONSE_BYTES = 64 * 1024 * 1024  # a non-streamed answer larger than this is an upstream fault
+
+
+async def call_upstream(ctx, next_step):
+    ctx.target = choose_target(ctx.route)
+    ctx.attempts = 1
+    adapter = get_adapter(ctx.target.provider.kind)
+    try:
+        if adapter.local:
+            await _local(ctx, adapter)
+        elif ctx.stream:
+            await _stream(ctx, adapter)
+        else:
+            await _unary(ctx, adapter)
+    except ProviderError as err:
+        if ctx.response_started:
+            _estimate_usage(ctx)  # cut short mid-stream: bill what the client received
+        raise err.to_gateway_error() from None
+    except asyncio.CancelledError:
+        _estimate_usage(ctx)
+        raise
+    if ctx.usage is None:
+        _estimate_usage(ctx)
+    await next_step(ctx)
+
+
+def _passthrough(ctx, adapter) -> bool:
+    return adapter.wire == ctx.ingress
+
+
+def _request(ctx, adapter, stream: bool):
+    target, endpoint = ctx.target.wire, ctx.endpoint
+    if _passthrough(ctx, adapter):
+        raw = ctx.raw_body
+        if ctx.body_modified:  # a step changed the request (e.g. clamped max_tokens)
+            raw = dumps(ctx.body if ctx.ingress == "anthropic" else ctx.canonical)
+        return adapter.passthrough_request(raw, target, stream=stream, endpoint=endpoint, client_headers=ctx.headers)
+    return adapter.build_request(ctx.canonical, target, stream=stream, endpoint=endpoint, client_headers=ctx.headers)
+
+
+async def _open(ctx, adapter, stream: bool):
+    resp = await get_runtime().client.open(_request(ctx, adapter, stream), ctx.target.wire.timeouts)
+    if resp.status >= 400:
+        body = await read_body(resp, MAX_RESPONSE_BYTES)
+        raise adapter.classify_error(resp.status, body, resp.headers, secrets=(ctx.target.provider.api_key,))
+    return resp
+
+
+def _encode(ctx, canonical_response: dict) -> bytes:
+    if ctx.ingress == "anthropic":
+        return dumps(anthropic_format.from_canonical(canonical_response, model=ctx.body.get("model")))
+    return dumps(canonical_response)
+
+
+async def _unary(ctx, adapter):
+    resp = await _open(ctx, adapter, stream=False)
+    body = await read_body(resp, MAX_RESPONSE_BYTES)
+    if _passthrough(ctx, adapter):
+        ctx.usage = adapter.passthrough_usage(body)
+    else:
+        parsed = adapter.parse_response(resp.status, body, endpoint=ctx.endpoint)
+        ctx.usage = adapter.usage(parsed)
+        body = _encode(ctx, parsed)
+    await respond.send_json(ctx, 200, body)
+
+
+async def _stream(ctx, adapter):
+    resp = await _open(ctx, adapter, stream=True)
+    if _passthrough(ctx, adapter):
+        await PassthroughRelay(ctx, adapter).run(iter_body(resp))
+    else:
+        await relay_translated(ctx, iter_body(resp), adapter.stream_parser())
+
+
+async def _local(ctx, adapter):
+    target = ctx.target.wire
+    if ctx.stream:
+        await relay_local(ctx, adapter.stream(ctx.canonical, target))
+        return
+    result = await adapter.complete(ctx.canonical, target, endpoint=ctx.endpoint)
+    ctx.usage = adapter.usage(result)
+    await respond.send_json(ctx, 200, _encode(ctx, result))
+
+
+def _estimate_usage(ctx):
+    """No usage from upstream: count the prompt and what reached the client."""
+    if ctx.usage is not None:
+        return
+    relay = getattr(ctx, "relay", None)
+    delivered = relay.delivered_text() if relay is not None else ""
+    ctx.usage = Usage(input_tokens=count_prompt(ctx.canonical or {}), output_tokens=count_text(delivered),
+                      estimated=True)

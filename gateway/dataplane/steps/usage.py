@@ -1,0 +1,65 @@
+"""Step: exactly one usage event per authenticated request, whatever happens below.
+
+Wraps the rest of the pipeline; on success, error or cancellation it emits
+the event in `finally`, priced from the snapshot at the moment of the call.
+"""
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+
+from gateway.dataplane.errors import GatewayError
+from gateway.dataplane.pricing import cost_usd
+
+
+def build_event(ctx) -> dict:
+    target, usage, route, key = ctx.target, ctx.usage, ctx.route, ctx.key
+    price = ctx.snapshot.prices.get((target.provider.id, target.model)) if target else None
+    tokens = (usage.input_tokens, usage.output_tokens, usage.cached_tokens) if usage else (0, 0, 0)
+    return {
+        "event_id": str(uuid.uuid4()),
+        "request_id": ctx.request_id,
+        "created_at": ctx.started_wall,
+        "tenant_id": key.tenant_id,
+        "team_id": key.team_id,
+        "key_id": key.id,
+        "user_id": key.user_id,
+        "route_id": route.id if route else None,
+        "route": route.name if route else "",
+        "provider_id": target.provider.id if target else None,
+        "provider": target.provider.name if target else "",
+        "model": target.model if target else "",
+        "ingress": ctx.ingress,
+        "endpoint": ctx.endpoint,
+        "stream": ctx.stream,
+        "status": ctx.status,
+        "error_code": ctx.error_code,
+        "cancelled": ctx.cancelled,
+        "input_tokens": tokens[0],
+        "output_tokens": tokens[1],
+        "cached_tokens": tokens[2],
+        "reasoning_tokens": usage.reasoning_tokens if usage else 0,
+        "tokens_estimated": bool(usage and usage.estimated),
+        "ttfb_ms": ctx.ttfb * 1000 if ctx.ttfb is not None else None,
+        "latency_ms": (time.perf_counter() - ctx.started) * 1000,
+        "cost_usd": str(cost_usd(price, *tokens)),
+        "price_version": price.source if price else "",
+        "attempts": max(ctx.attempts, 1 if target else 0),
+    }
+
+
+async def record_usage(ctx, next_step, sink):
+    try:
+        await next_step(ctx)
+    except GatewayError as err:
+        ctx.status, ctx.error_code = err.status, err.code
+        raise
+    except asyncio.CancelledError:
+        ctx.cancelled = True
+        ctx.status = 499  # nginx's "client closed request"
+        ctx.error_code = "client_disconnected"
+        raise
+    finally:
+        if ctx.endpoint in ("chat", "embeddings"):
+            sink.emit(build_event(ctx))
