@@ -15,6 +15,7 @@ def record_from_event(event: dict) -> UsageRecord:
     data = {k: v for k, v in event.items() if k in _FIELDS}
     data["created_at"] = datetime.fromtimestamp(event["created_at"], tz=timezone.utc)
     data["cost_usd"] = Decimal(event.get("cost_usd") or "0")
+    data["cost_saved_usd"] = Decimal(event.get("cost_saved_usd") or "0")
     return UsageRecord(**data)
 
 

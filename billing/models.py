@@ -109,6 +109,11 @@ class UsageRecord(models.Model):
     cost_usd = models.DecimalField(max_digits=20, decimal_places=12, default=0)
     price_version = models.CharField(max_length=64, blank=True)
     attempts = models.PositiveSmallIntegerField(default=1)
+    # Every upstream attempt (retries, fallbacks): [{"route", "provider", "model", "status", "error", "ms"}].
+    attempt_log = models.JSONField(default=list, blank=True)
+    cache_status = models.CharField(max_length=16, blank=True)  # hit | miss | bypass | semantic
+    # What a cache hit would have cost upstream (the hit itself costs 0).
+    cost_saved_usd = models.DecimalField(max_digits=20, decimal_places=12, default=0)
 
     class Meta:
         ordering = ["-created_at"]

@@ -38,3 +38,5 @@ class RequestContext:
     path_param: str = ""
     relay: Any = None  # the stream relay, which knows what reached the client
     response_headers: list[tuple[bytes, bytes]] = field(default_factory=list)
+    cache_status: str = ""  # "hit" | "miss" | "bypass" | "semantic" when a cache step ran
+    state: dict = field(default_factory=dict)  # step-private data, keyed by the step's name

@@ -26,6 +26,12 @@ class Route(models.Model):
     cache = models.JSONField(default=dict, blank=True)
     # {"rpm": int, "tpm": int, "max_parallel": int}
     limits = models.JSONField(default=dict, blank=True)
+    # {"max_retries", "backoff_ms", "max_backoff_ms", "retry_on": [...]}: retries before falling back.
+    retry = models.JSONField(default=dict, blank=True)
+    # {"failures", "error_rate", "window_s", "cooldown_s"}: per-target circuit breaker settings.
+    breaker = models.JSONField(default=dict, blank=True)
+    # {"sticky": "key"|"user"|None}: canary / A-B split over the targets' weights.
+    canary = models.JSONField(default=dict, blank=True)
     # Upper bound applied to a request's max_tokens (None: no cap).
     max_tokens_cap = models.PositiveIntegerField(null=True, blank=True)
     enabled = models.BooleanField(default=True)
@@ -49,6 +55,8 @@ class RouteTarget(models.Model):
     model = models.CharField(max_length=200)
     weight = models.PositiveIntegerField(default=1, validators=[MinValueValidator(0)])
     position = models.PositiveSmallIntegerField(default=0)
+    # {"rpm", "tpm", "max_parallel"}: stay inside this deployment's own provider quota.
+    limits = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["route_id", "position", "id"]

@@ -46,6 +46,9 @@ def build_event(ctx) -> dict:
         "cost_usd": str(cost_usd(price, *tokens)),
         "price_version": price.source if price else "",
         "attempts": max(ctx.attempts, 1 if target else 0),
+        "attempt_log": ctx.state.get("attempt_log", []),
+        "cache_status": ctx.cache_status,
+        "cost_saved_usd": ctx.state.get("cost_saved_usd", "0"),
     }
 
 
