@@ -77,11 +77,16 @@ def _encode(ctx, canonical_response: dict) -> bytes:
 async def _unary(ctx, adapter):
     resp = await _open(ctx, adapter, stream=False)
     body = await read_body(resp, MAX_RESPONSE_BYTES)
+    capture = ctx.state.get("capture")
     if _passthrough(ctx, adapter):
         ctx.usage = adapter.passthrough_usage(body)
+        if capture is not None:
+            capture.response(ctx.ingress, body)
     else:
         parsed = adapter.parse_response(resp.status, body, endpoint=ctx.endpoint)
         ctx.usage = adapter.usage(parsed)
+        if capture is not None:
+            capture.response("canonical", parsed)
         body = _encode(ctx, parsed)
     await respond.send_json(ctx, 200, body)
 
@@ -101,6 +106,8 @@ async def _local(ctx, adapter):
         return
     result = await adapter.complete(ctx.canonical, target, endpoint=ctx.endpoint)
     ctx.usage = adapter.usage(result)
+    if ctx.state.get("capture") is not None:
+        ctx.state["capture"].response("canonical", result)
     await respond.send_json(ctx, 200, _encode(ctx, result))
 
 

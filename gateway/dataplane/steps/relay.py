@@ -27,6 +27,9 @@ class ChunkWriter:
         self.wants_usage = ctx.ingress == "anthropic" or client_wants_usage(ctx.canonical)
 
     async def write(self, chunk: dict):
+        capture = self.ctx.state.get("capture")
+        if capture is not None:
+            capture.chunk(chunk)  # before encoding, which may consume the dict
         if chunk.get("usage"):
             self.ctx.usage = usage_from_dict(chunk["usage"])
         for choice in chunk.get("choices") or ():
@@ -99,6 +102,9 @@ class PassthroughRelay:
 
     def _frame(self, ev) -> bytes:
         self.tap.on_event(ev)
+        capture = self.ctx.state.get("capture")
+        if capture is not None:
+            capture.event(self.ctx.ingress, ev)  # the wire event as the upstream sent it
         if self.drop_usage and '"prompt_tokens"' in ev.data and _usage_only(ev.data):
             return b""
         self.forwarded.append(ev.data)
