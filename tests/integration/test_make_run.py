@@ -226,6 +226,31 @@ def test_it_accepts_the_printed_key_on_the_admin_api(first_run):
     assert [tenant["slug"] for tenant in tenants] == ["demo"]
 
 
+def test_it_serves_the_demo_route_and_records_usage_in_embedded_mode(first_run):
+    key = printed(first_run, KEY_RE)
+    response = httpx.post(
+        first_run.base + "/v1/chat/completions", headers={"Authorization": f"Bearer {key}"},
+        json={"model": "demo", "messages": [{"role": "user", "content": "hello from the demo"}]}, timeout=10,
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["choices"][0]["message"]["content"]
+    request_id = response.headers["x-request-id"]
+
+    def ledger_rows():
+        db = sqlite3.connect(first_run.var_dir / "switchyard.sqlite3")
+        try:
+            query = "SELECT status, output_tokens FROM billing_usagerecord WHERE request_id = ?"
+            return db.execute(query, (request_id,)).fetchall()
+        finally:
+            db.close()
+
+    deadline = time.monotonic() + 15  # the in-process batcher replays its spool every second
+    while not ledger_rows() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    rows = ledger_rows()
+    assert len(rows) == 1 and rows[0][0] == 200 and rows[0][1] > 0
+
+
 def test_it_runs_the_celery_worker_and_beat(first_run):
     commands = [cmdline(pid) for pid in descendants(first_run.proc.pid)]
     assert any("celery" in c and " worker" in c for c in commands), commands
