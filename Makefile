@@ -7,9 +7,19 @@ TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/switchyard
 TEST_REDIS_URL ?= $(or $(REDIS_URL),redis://127.0.0.1:6379/15)
 PYTEST_ARGS ?=
 
-.PHONY: install run test lint lock clean
+.PHONY: install run test lint bench lock clean system-deps
 
-install: $(STAMP)
+install: system-deps $(STAMP)
+
+# Debian libraries WeasyPrint needs for PDF statements; installed only when missing.
+SYSTEM_LIBS := libpangoft2-1.0.so.0 libharfbuzz-subset.so.0
+system-deps:
+	@missing=0; for lib in $(SYSTEM_LIBS); do ldconfig -p | grep -q $$lib || missing=1; done; \
+	if [ $$missing = 1 ]; then \
+		echo "installing PDF libraries (pango, harfbuzz, fonts)"; \
+		(apt-get install -y -qq --no-install-recommends libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core \
+		 || (apt-get update -qq && apt-get install -y -qq --no-install-recommends libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core)) >/dev/null; \
+	fi
 
 # Reinstall whenever the declared dependencies or the lock change.
 $(STAMP): pyproject.toml constraints.txt
@@ -27,6 +37,10 @@ test: install
 
 lint: install
 	$(VENV)/bin/ruff check .
+
+# One-core load test beside a direct upstream, an nginx hop, LiteLLM and Portkey (README: Benchmarks).
+bench: install
+	bash scripts/bench.sh
 
 # Refresh the lock after changing pyproject.toml's dependencies.
 lock:

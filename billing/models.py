@@ -102,12 +102,15 @@ class UsageRecord(models.Model):
     input_tokens = models.PositiveIntegerField(default=0)
     output_tokens = models.PositiveIntegerField(default=0)
     cached_tokens = models.PositiveIntegerField(default=0)
+    cache_write_tokens = models.PositiveIntegerField(default=0)  # within input_tokens, priced apart
     reasoning_tokens = models.PositiveIntegerField(default=0)
     tokens_estimated = models.BooleanField(default=False)
     ttfb_ms = models.FloatField(null=True)
     latency_ms = models.FloatField(null=True)
     cost_usd = models.DecimalField(max_digits=20, decimal_places=12, default=0)
     price_version = models.CharField(max_length=64, blank=True)
+    # What the provider says it billed, where it reports it (OpenRouter's usage.cost); ours stays cost_usd.
+    provider_cost_usd = models.DecimalField(max_digits=20, decimal_places=12, null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=1)
     # Every upstream attempt (retries, fallbacks): [{"route", "provider", "model", "status", "error", "ms"}].
     attempt_log = models.JSONField(default=list, blank=True)
@@ -124,3 +127,20 @@ class UsageRecord(models.Model):
 
     def __str__(self):
         return f"{self.request_id} {self.route} {self.status}"
+
+
+# Alert channels, events, deliveries and settings live in their own module (billing/alerts/).
+from billing.models_alerts import (  # noqa: E402, F401
+    AlertChannel,
+    AlertDelivery,
+    AlertEvent,
+    AlertKind,
+    AlertSettings,
+    BudgetSpendSnapshot,
+)
+
+# Repairs of budget counters by the reconcile job (billing/budgets.py).
+from billing.models_budgets import BudgetReconciliation  # noqa: E402,F401
+
+# Price overrides with effective dates, re-rating runs and their adjustments (issue 5 item 1).
+from billing.models_prices import PriceOverride, RatingAdjustment, RerateRun  # noqa: E402,F401

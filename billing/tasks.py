@@ -39,3 +39,14 @@ def replay_spools():
 
         return spool.replay(directory, lambda events: publish(_redis(), events))
     return spool.replay(directory, ledger_write)
+
+
+@shared_task(name="billing.reconcile_budgets", ignore_result=True)
+def reconcile_budgets():
+    """Bring the Redis budget counters to the ledger and release lapsed reservations."""
+    if not settings.REDIS_URL:
+        return 0  # embedded: each server reconciles its in-process counters at every snapshot build
+    from billing.budgets import budgets_reconcile
+    from gateway.dataplane.budgets.store import SyncRedisCounters
+
+    return len(budgets_reconcile(SyncRedisCounters(_redis())))

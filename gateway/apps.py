@@ -23,6 +23,9 @@ class GatewayConfig(AppConfig):
                 "gateway.RouteTarget",
                 "gateway.RouteFallback",
                 "billing.Budget",
+                "billing.PriceOverride",
+                "billing.AlertChannel",
+                "billing.AlertSettings",
             )
         )
         config_version.connect()

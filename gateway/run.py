@@ -72,7 +72,9 @@ def read_options():
     return Options(
         host=env_str("HOST", "127.0.0.1"),
         port=port,
-        workers=env_int("WORKERS", cores, minimum=1),
+        # Embedded mode keeps rate-limit counters in process memory: one server process, or
+        # every worker would admit the whole limit (LiteLLM #16011). Redis shares them.
+        workers=1 if settings.EMBEDDED else env_int("WORKERS", cores, minimum=1),
         log_level=settings.LOG_LEVEL,
         embedded=settings.EMBEDDED,
         # Embedded mode has one SQLite writer and a filesystem queue: more processes only contend.
@@ -247,6 +249,9 @@ def run(role):
 
     django.setup()  # configures logging and fails fast on a bad setting
     opts = read_options()
+    if opts.embedded and role in ("all", "server"):
+        log.info("embedded mode (no REDIS_URL): one server worker, since rate limits are counted in "
+                 "process memory and N workers would admit N times each limit; set REDIS_URL to scale out")
     if role in ("all", "init"):
         prepare(opts)
     commands = {"server": server_command(opts), "worker": worker_command(opts), "beat": beat_command(opts)}

@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_htmx",
+    "js_lib_htmx",  # serves htmx.min.js from the django-js-lib-htmx wheel (no committed vendor JS)
     "channels",
     "gateway",
     "billing",
@@ -122,7 +123,32 @@ CELERY_BEAT_SCHEDULE = {
     # The ledger trails traffic by about this much; the drain itself is batched.
     "drain-usage": {"task": "billing.drain_usage", "schedule": 1.0},
     "replay-spools": {"task": "billing.replay_spools", "schedule": 30.0},
+    # Reports are at most this stale; each run rebuilds the previous and current hour and
+    # each tenant's local yesterday and today. A run queued longer than its interval is dropped.
+    "rollup-recent": {"task": "analytics.rollup_recent", "schedule": 300.0, "options": {"expires": 290}},
+    # Budget thresholds and spend anomalies; a run queued longer than its interval is dropped.
+    "alerts-evaluate": {"task": "billing.alerts_evaluate", "schedule": 60.0, "options": {"expires": 55}},
+    # Budget counters drift from the ledger only through crashes and outages: a few minutes bounds it.
+    "reconcile-budgets": {"task": "billing.reconcile_budgets", "schedule": 180.0, "options": {"expires": 170}},
 }
+# Task modules outside an app's tasks.py, which autodiscovery does not find.
+CELERY_IMPORTS = ["billing.alerts.tasks"]
+
+# --- e-mail (alerts) -----------------------------------------------------------
+# Without EMAIL_HOST, mail is printed by the worker (console backend), so embedded mode works offline.
+EMAIL_HOST = env_str("EMAIL_HOST", "")
+EMAIL_BACKEND = env_str(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.smtp.EmailBackend" if EMAIL_HOST else "django.core.mail.backends.console.EmailBackend",
+)
+EMAIL_PORT = env_int("EMAIL_PORT", 587, minimum=1)  # submission port, STARTTLS
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+# Required (or EMAIL_HOST_PASSWORD_FILE) once a user is set: fail at start-up, not at the first alert.
+EMAIL_HOST_PASSWORD = env_secret("EMAIL_HOST_PASSWORD") if EMAIL_HOST_USER else ""
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)  # implicit TLS (port 465)
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", not EMAIL_USE_SSL)  # STARTTLS; Django refuses both at once
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10, minimum=1)  # seconds; a Celery worker must not hang on SMTP
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Switchyard <switchyard@localhost>")
 
 # --- auth and sessions ------------------------------------------------------
 AUTH_USER_MODEL = "gateway.User"
@@ -167,6 +193,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "RoleEnum": "gateway.models.tenants.Role",
         "ProviderKindEnum": "gateway.models.providers.ProviderKind",
+        "AlertChannelKindEnum": "billing.models_alerts.AlertChannel.Kind",
+        "AlertKindEnum": "billing.models_alerts.AlertKind",
     },
 }
 

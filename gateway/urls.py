@@ -13,6 +13,8 @@ urlpatterns = [
     path("", RedirectView.as_view(pattern_name="console:home", permanent=False)),
     path("healthz", healthz, name="healthz"),
     path("api/v1/", include("gateway.api.urls")),
+    # Finance reports are plain views (no router resource); their isolation tests are explicit.
+    path("api/v1/", include("billing.reports.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("console/", include("gateway.console.urls")),

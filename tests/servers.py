@@ -60,12 +60,14 @@ class GatewayServer:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
+                handle.close()
                 raise RuntimeError(f"gateway server exited: {self.log.read_text()[-2000:]}")
             try:
                 if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
                     return self
             except httpx.HTTPError:
                 time.sleep(0.1)
+        self.stop()  # never leave an orphan behind a failed start
         raise RuntimeError("gateway server did not start")
 
     def stop(self):

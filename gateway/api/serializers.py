@@ -5,23 +5,26 @@ from rest_framework import serializers
 from billing.models import Budget
 from gateway.api.fields import ScopedRelatedField, SpecField, same_tenant
 from gateway.models import ApiKey, AuditEvent, Membership, Provider, Role, Route, Team, Tenant
-from gateway.services.config_schema import Cache, Limits, Timeouts
+from gateway.services.config_schema import Breaker, Cache, Canary, Limits, Retry, Timeouts
 
 User = get_user_model()
 
 
 class TenantSerializer(serializers.ModelSerializer):
+    limits = SpecField(Limits)
+
     class Meta:
         model = Tenant
-        fields = ["id", "slug", "name", "time_zone", "created_at"]
+        fields = ["id", "slug", "name", "time_zone", "limits", "created_at"]
 
 
 class TeamSerializer(serializers.ModelSerializer):
     tenant = ScopedRelatedField(queryset=Tenant.objects.all(), tenant_field="id")
+    limits = SpecField(Limits)
 
     class Meta:
         model = Team
-        fields = ["id", "tenant", "name", "created_at"]
+        fields = ["id", "tenant", "name", "limits", "created_at"]
         validators = []  # uniqueness is reported by the view as a clean 400
 
     def validate(self, attrs):
@@ -34,10 +37,11 @@ class MembershipSerializer(serializers.ModelSerializer):
     tenant = ScopedRelatedField(queryset=Tenant.objects.all(), tenant_field="id")
     email = serializers.EmailField(source="user.email")
     team = ScopedRelatedField(queryset=Team.objects.all(), allow_null=True, required=False)
+    limits = SpecField(Limits)
 
     class Meta:
         model = Membership
-        fields = ["id", "tenant", "email", "user", "role", "team", "created_at"]
+        fields = ["id", "tenant", "email", "user", "role", "team", "limits", "created_at"]
         read_only_fields = ["user"]
         validators = []
 
@@ -76,6 +80,7 @@ class RouteTargetSerializer(serializers.Serializer):
     provider = ScopedRelatedField(queryset=Provider.objects.all(), allow_global=True)
     model = serializers.CharField(max_length=200)
     weight = serializers.IntegerField(min_value=0, default=1)
+    limits = SpecField(Limits)
 
 
 class RouteSerializer(serializers.ModelSerializer):
@@ -85,19 +90,23 @@ class RouteSerializer(serializers.ModelSerializer):
     timeouts = SpecField(Timeouts)
     cache = SpecField(Cache)
     limits = SpecField(Limits)
+    retry = SpecField(Retry)
+    breaker = SpecField(Breaker)
+    canary = SpecField(Canary)
 
     class Meta:
         model = Route
         fields = [
             "id", "tenant", "name", "description", "strategy", "targets", "fallbacks", "timeouts", "cache",
-            "limits", "max_tokens_cap", "enabled", "created_at", "updated_at",
+            "limits", "retry", "breaker", "canary", "max_tokens_cap", "enabled", "created_at", "updated_at",
         ]
         validators = []
 
     def to_representation(self, instance):
         data = super().to_representation(instance)
         data["targets"] = [
-            {"provider": t.provider_id, "model": t.model, "weight": t.weight} for t in instance.targets.all()
+            {"provider": t.provider_id, "model": t.model, "weight": t.weight, "limits": t.limits}
+            for t in instance.targets.all()
         ]
         data["fallbacks"] = [link.fallback_id for link in instance.fallback_links.all()]
         return data

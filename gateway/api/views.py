@@ -5,6 +5,7 @@ from rest_framework import exceptions, mixins, permissions, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from billing.alerts_api import BudgetStatusMixin
 from billing.models import Budget
 from gateway.api import serializers as s
 from gateway.api.base import ADMINS, TenantScopedViewSet
@@ -63,10 +64,14 @@ class MembershipApi(TenantScopedViewSet):
         self._guard_owner_role(data["tenant"].pk, data.get("role", Role.DEVELOPER))
         if Membership.objects.filter(tenant=data["tenant"], user__email=data["user"]["email"].lower()).exists():
             raise exceptions.ValidationError({"email": ["already a member of this tenant"]})
-        serializer.instance = membership_upsert(
+        membership = membership_upsert(
             tenant=data["tenant"], email=data["user"]["email"], role=data.get("role", Role.DEVELOPER),
             team=data.get("team"),
         )
+        if data.get("limits"):
+            membership.limits = data["limits"]
+            membership.save(update_fields=["limits"])
+        serializer.instance = membership
 
     def perform_update(self, serializer):
         instance = serializer.instance
@@ -150,14 +155,14 @@ class RouteApi(TenantScopedViewSet):
         for field, value in data.items():
             setattr(route, field, value)
         if targets is not None:
-            targets = [(t["provider"], t["model"], t["weight"]) for t in targets]
+            targets = [(t["provider"], t["model"], t["weight"], t.get("limits", {})) for t in targets]
         try:
             serializer.instance = route_save(route, targets=targets, fallbacks=fallbacks)
         except Exception as exc:
             raise exceptions.ValidationError(getattr(exc, "message_dict", {"non_field_errors": [str(exc)]}))
 
 
-class BudgetApi(TenantScopedViewSet):
+class BudgetApi(BudgetStatusMixin, TenantScopedViewSet):
     queryset = Budget.objects.select_related("tenant")
     serializer_class = s.BudgetSerializer
     write_roles = (*ADMINS, Role.FINANCE)

@@ -20,8 +20,11 @@ from gateway.dataplane.context import RequestContext
 from gateway.dataplane.errors import GatewayError
 from gateway.dataplane.runtime import get_runtime
 from gateway.dataplane.steps.auth import authenticate
+from gateway.dataplane.steps.budget import enforce_budgets
+from gateway.dataplane.steps.cache import cache_lookup
 from gateway.dataplane.steps.call import call_upstream
 from gateway.dataplane.steps.models import list_models
+from gateway.dataplane.steps.ratelimit import rate_limit
 from gateway.dataplane.steps.route import resolve_route
 from gateway.dataplane.steps.usage import record_usage
 
@@ -49,7 +52,8 @@ def _dispatch(path: str):
 def _pipeline(endpoint: str, sink):
     if endpoint in ("models", "model"):
         return [authenticate, list_models]
-    return [authenticate, partial(record_usage, sink=sink), resolve_route, call_upstream]
+    return [authenticate, partial(record_usage, sink=sink), resolve_route, rate_limit, enforce_budgets, cache_lookup,
+            call_upstream]
 
 
 async def _run(steps, ctx):
@@ -107,7 +111,12 @@ async def _serve(ctx: RequestContext, receive, steps):
     finally:
         watcher.cancel()
     if not handler.done():
-        handler.cancel()  # the client left: stop the upstream call now
+        if ctx.response_complete:
+            # The server reports a "disconnect" once the answer is sent: let the
+            # steps finish their bookkeeping (settle budgets, release limits).
+            await asyncio.gather(handler, return_exceptions=True)
+            return
+        handler.cancel()  # the client left mid-answer: stop the upstream call now
         await asyncio.gather(handler, return_exceptions=True)
         return
     exc = handler.exception()

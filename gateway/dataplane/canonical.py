@@ -72,6 +72,7 @@ class Usage:
     reasoning_tokens: int = 0
     estimated: bool = False  # counted by the gateway, not reported by the provider
     cache_write_tokens: int = 0  # Anthropic bills cache writes at a premium, so keep them apart
+    provider_cost: str | None = None  # USD the provider says it billed (OpenRouter's usage.cost), as sent
 
 
 def dumps(obj: object) -> bytes:
@@ -174,7 +175,15 @@ def usage_from_dict(u: object) -> Usage | None:
         cached_tokens=_int(pd.get("cached_tokens")) or _int(u.get("prompt_cache_hit_tokens")),
         reasoning_tokens=_int(cd.get("reasoning_tokens")),
         cache_write_tokens=_int(pd.get("cache_write_tokens")),
+        provider_cost=_cost(u.get("cost")),
     )
+
+
+def _cost(value: object) -> str | None:
+    # A JSON number as text (exact in the ledger's decimal column); anything else is not a cost.
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < float("inf"):
+        return None
+    return repr(value)
 
 
 def client_wants_usage(request: dict) -> bool:

@@ -33,6 +33,7 @@ class RequestContext:
     error_code: str = ""
     ttfb: float | None = None
     response_started: bool = False
+    response_complete: bool = False  # the last byte was handed to the server
     cancelled: bool = False
     attempts: int = 0
     path_param: str = ""

@@ -63,17 +63,22 @@ class UpstreamClient:
 
 
 async def read_body(resp: aiohttp.ClientResponse, limit: int) -> bytes:
+    """The whole body. `content.read(n)` returns what has arrived so far, so read to the end:
+    only then does a connection cut short of Content-Length raise (as a retryable error)."""
+    chunks, size = [], 0
     try:
-        body = await resp.content.read(limit + 1)
+        async for data in resp.content.iter_any():
+            size += len(data)
+            if size > limit:
+                raise ProviderError(502, "upstream answer is too large", code="upstream_too_large")
+            chunks.append(data)
     except TimeoutError:
         raise ProviderError.connection("upstream stalled while sending its answer", timeout=True) from None
     except (aiohttp.ClientError, OSError):
         raise ProviderError.connection("upstream connection broke mid-answer") from None
     finally:
         resp.release()
-    if len(body) > limit:
-        raise ProviderError(502, "upstream answer is too large", code="upstream_too_large")
-    return body
+    return b"".join(chunks)
 
 
 async def iter_body(resp: aiohttp.ClientResponse) -> AsyncIterator[bytes]:

@@ -35,6 +35,7 @@ async def send_json(ctx: RequestContext, status: int, body: bytes, extra=()):
     headers = _headers(ctx, [JSON, *extra])
     await ctx.send({"type": "http.response.start", "status": status, "headers": headers})
     await ctx.send({"type": "http.response.body", "body": body})
+    ctx.response_complete = True
 
 
 async def start_stream(ctx: RequestContext):
@@ -50,6 +51,7 @@ async def send_chunk(ctx: RequestContext, data: bytes):
 
 async def end_stream(ctx: RequestContext, tail: bytes = b""):
     await ctx.send({"type": "http.response.body", "body": tail, "more_body": False})
+    ctx.response_complete = True
 
 
 async def send_error(ctx: RequestContext, err: GatewayError):
@@ -62,3 +64,4 @@ async def send_error(ctx: RequestContext, err: GatewayError):
     ctx.response_started = True
     await ctx.send({"type": "http.response.start", "status": status, "headers": _headers(ctx, headers)})
     await ctx.send({"type": "http.response.body", "body": body})
+    ctx.response_complete = True

@@ -23,6 +23,7 @@ log = logging.getLogger("switchyard.dataplane")
 VERSION_POLL_S = 0.5  # revocations reach every process within ~2 s (RELIABILITY.md B13)
 SNAPSHOT_TTL_S = 30.0  # backstop when the version signal is lost (Redis down)
 VERSION_KEY = config_version.REDIS_KEY
+REDIS_POOL_SIZE = 200  # per process; well above the policies' round trips at 10k concurrent streams
 
 
 class Runtime:
@@ -39,7 +40,12 @@ class Runtime:
         if settings.REDIS_URL:
             import redis.asyncio as aioredis
 
-            self.redis = aioredis.Redis.from_url(settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
+            # Blocking pool: a burst waits briefly for a connection instead of failing at once.
+            pool = aioredis.BlockingConnectionPool.from_url(
+                settings.REDIS_URL, max_connections=REDIS_POOL_SIZE, timeout=2, socket_timeout=2,
+                socket_connect_timeout=2,
+            )
+            self.redis = aioredis.Redis(connection_pool=pool)
         writer = None if self.redis else _embedded_ledger_writer
         self.sink = UsageSink(self.redis, spool.spool_dir(settings.VAR_DIR), ledger_writer=writer)
         self.sink.start()

@@ -8,8 +8,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 from types import MappingProxyType
+from typing import Any
 
 from gateway.dataplane.canonical import Target
+
+NO_LIMITS = MappingProxyType({})
+
+
+def _no_limits() -> MappingProxyType:
+    return NO_LIMITS  # a factory: dataclasses refuse an unhashable default
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +39,10 @@ class TargetInfo:
     model: str
     weight: int
     wire: Target  # what the adapter needs, built once per snapshot rather than per request
+    # {"rpm", "tpm", "max_parallel", "fail_open"}: stay inside this deployment's own provider quota
+    limits: MappingProxyType = field(default_factory=_no_limits)
+    id: int = 0  # RouteTarget pk: the key of its breaker, cooldown and load signals
+    position: int = 0  # its place in the route's configured order
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +58,10 @@ class RouteInfo:
     limits: MappingProxyType
     max_tokens_cap: int | None
     created: int  # epoch seconds, for /v1/models
+    retry: MappingProxyType = field(default_factory=_no_limits)  # {"max_retries", "backoff_ms", ...}
+    breaker: MappingProxyType = field(default_factory=_no_limits)  # {"failures", "error_rate", ...}
+    canary: MappingProxyType = field(default_factory=_no_limits)  # {"sticky": "key" | "user"}
+    policy: Any = None  # resilience.policy.RoutePolicy, parsed from the above once per snapshot
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,13 +79,23 @@ class KeyInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class LimitOwner:
+    """A tenant, team or member whose `limits` all its keys' requests share."""
+
+    label: str  # how a 429 names it: tenant slug, team name, member e-mail
+    limits: MappingProxyType
+    team_id: int | None = None  # members only: their team, whose limits their keys share
+
+
+@dataclass(frozen=True, slots=True)
 class Price:
     """USD per token for one (provider, upstream model)."""
 
     input: Decimal
     output: Decimal
     cached_input: Decimal
-    source: str  # "genai-prices:<version>" or "override:<id>"
+    source: str  # "genai-prices:<version>", "override:provider:<id>" or "override:<id>@<valid_from>/r<revision>"
+    cache_write: Decimal | None = None  # None: cache writes cost the input price
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +106,11 @@ class Snapshot:
     routes_by_id: MappingProxyType  # id -> RouteInfo
     routes_by_name: MappingProxyType  # (tenant_id | None, name) -> RouteInfo
     prices: MappingProxyType  # (provider id, upstream model) -> Price | None
+    tenant_limits: MappingProxyType = field(default_factory=_no_limits)  # tenant id -> LimitOwner
+    team_limits: MappingProxyType = field(default_factory=_no_limits)  # team id -> LimitOwner
+    member_limits: MappingProxyType = field(default_factory=_no_limits)  # (tenant id, user id) -> LimitOwner
+    # (scope, subject id) or ("user", tenant id, user id) -> tuple[budgets.plan.BudgetInfo, ...]
+    budgets: MappingProxyType = field(default_factory=_no_limits)
 
     def route_for(self, tenant_id, name):
         """The tenant's own route of this name, else the shared one."""

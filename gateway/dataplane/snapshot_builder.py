@@ -7,10 +7,13 @@ from types import MappingProxyType
 from django.conf import settings
 from django.db.models import Prefetch
 
+from billing.budgets import budget_snapshot
+from billing.prices.services import overrides_in_force
 from gateway.dataplane.canonical import Target, Timeouts
 from gateway.dataplane.pricing import price_table
-from gateway.dataplane.snapshot import KeyInfo, ProviderInfo, RouteInfo, Snapshot, TargetInfo
-from gateway.models import ApiKey, Provider, Route, RouteFallback, RouteTarget
+from gateway.dataplane.resilience.policy import route_policy
+from gateway.dataplane.snapshot import KeyInfo, LimitOwner, ProviderInfo, RouteInfo, Snapshot, TargetInfo
+from gateway.models import ApiKey, Membership, Provider, Route, RouteFallback, RouteTarget, Team, Tenant
 
 
 def _frozen(mapping):
@@ -43,7 +46,8 @@ def _timeouts(provider: ProviderInfo, route_timeouts) -> Timeouts:
     )
 
 
-def _target(provider: ProviderInfo, model: str, weight: int, route_timeouts) -> TargetInfo:
+def _target(provider: ProviderInfo, model: str, weight: int, route_timeouts, limits=None, ident=0,
+            position=0) -> TargetInfo:
     wire = Target(
         provider_kind=provider.kind,
         base_url=provider.base_url,
@@ -53,7 +57,8 @@ def _target(provider: ProviderInfo, model: str, weight: int, route_timeouts) -> 
         options=dict(provider.options),
         timeouts=_timeouts(provider, route_timeouts or {}),
     )
-    return TargetInfo(provider=provider, model=model, weight=weight, wire=wire)
+    return TargetInfo(provider=provider, model=model, weight=weight, wire=wire, limits=_frozen(limits), id=ident,
+                      position=position)
 
 
 def _routes(providers):
@@ -64,7 +69,7 @@ def _routes(providers):
     result = []
     for r in routes:
         targets = tuple(
-            _target(providers[t.provider_id], t.model, t.weight, r.timeouts)
+            _target(providers[t.provider_id], t.model, t.weight, r.timeouts, t.limits, t.pk, t.position)
             for t in r.targets.all()
             if t.provider_id in providers
         )
@@ -81,6 +86,10 @@ def _routes(providers):
                 limits=_frozen(r.limits),
                 max_tokens_cap=r.max_tokens_cap,
                 created=int(r.created_at.timestamp()),
+                retry=_frozen(r.retry),
+                breaker=_frozen(r.breaker),
+                canary=_frozen(r.canary),
+                policy=route_policy(r.strategy, r.retry, r.breaker, r.canary, r.timeouts, targets),
             )
         )
     return result
@@ -106,14 +115,32 @@ def _keys():
     return {prefix: tuple(infos) for prefix, infos in by_prefix.items()}
 
 
+def _limit_owners():
+    """Tenants, teams and members whose limits apply to their keys (only those that set any, or a team)."""
+    tenants = {t.pk: LimitOwner(t.slug, _frozen(t.limits)) for t in Tenant.objects.exclude(limits={})}
+    teams = {t.pk: LimitOwner(t.name, _frozen(t.limits)) for t in Team.objects.exclude(limits={})}
+    members = {}
+    rows = Membership.objects.exclude(limits={}, team__isnull=True).values_list(
+        "tenant_id", "user_id", "user__email", "team_id", "limits")
+    for tenant_id, user_id, email, team_id, limits in rows:
+        members[(tenant_id, user_id)] = LimitOwner(email, _frozen(limits), team_id)
+    return MappingProxyType(tenants), MappingProxyType(teams), MappingProxyType(members)
+
+
 def build_snapshot(version: int) -> Snapshot:
     providers = {p.pk: _provider(p) for p in Provider.objects.filter(enabled=True)}
     routes = _routes(providers)
+    tenant_limits, team_limits, member_limits = _limit_owners()
     return Snapshot(
         version=version,
         built_at=time.time(),
         keys_by_prefix=MappingProxyType(_keys()),
         routes_by_id=MappingProxyType({r.id: r for r in routes}),
         routes_by_name=MappingProxyType({(r.tenant_id, r.name): r for r in routes}),
-        prices=MappingProxyType(price_table(providers.values(), routes)),
+        # A PriceBook: read-only like the other maps, and resolves dated overrides per call.
+        prices=price_table(providers.values(), routes, overrides_in_force()),
+        tenant_limits=tenant_limits,
+        team_limits=team_limits,
+        member_limits=member_limits,
+        budgets=budget_snapshot(),
     )

@@ -1,4 +1,5 @@
 from gateway.models.audit import AuditEvent
+from gateway.models.cache import SemanticCacheEntry, SemanticShadowHit
 from gateway.models.keys import ApiKey
 from gateway.models.providers import Provider, ProviderKind
 from gateway.models.routes import Route, RouteFallback, RouteTarget
@@ -14,6 +15,8 @@ __all__ = [
     "Route",
     "RouteFallback",
     "RouteTarget",
+    "SemanticCacheEntry",
+    "SemanticShadowHit",
     "Team",
     "Tenant",
     "User",

@@ -12,6 +12,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 
 from billing.models import Budget, default_thresholds
+from billing.prices.config import prices_apply, prices_check
 from gateway import keyhash
 from gateway.audit_context import acting_as
 from gateway.models import ApiKey, AuditEvent, Membership, Provider, Route, Team, Tenant
@@ -85,6 +86,7 @@ def config_check(config, source):
         _check_tenant(problems, f"tenants[{i}]", spec, _known_for(spec, shared))
     _check_secrets(problems, config)
     _check_passwords(problems, config)
+    prices_check(problems, config)
     if problems:
         raise ConfigError(source, problems)
 
@@ -234,16 +236,19 @@ class _Applier:
         tenants = [(self._upsert("tenant", s.slug, Tenant, {"slug": s.slug}, _tenant_values(s)), s) for s in config.tenants]
         for tenant, spec in tenants:
             for team in spec.teams:
-                self._upsert("team", _label(tenant, team.name), Team, {"tenant": tenant, "name": team.name}, {})
+                values = {"limits": as_json(team.limits)}
+                self._upsert("team", _label(tenant, team.name), Team, {"tenant": tenant, "name": team.name}, values)
             self._providers(tenant, spec.providers)
             self._route_rows(tenant, spec.routes)
         # Links once every row exists: a fallback may name a route defined further down.
         self._route_links(None, config.routes)
+        prices_apply(self._upsert, None, config.prices)
         for tenant, spec in tenants:
             self._route_links(tenant, spec.routes)
             self._members(tenant, spec.users)
             self._keys(tenant, spec.keys)
             self._budgets(tenant, spec.budgets)
+            prices_apply(self._upsert, tenant, spec.prices)
         return self.result
 
     def _record(self, action, kind, label, fields=()):
@@ -280,10 +285,11 @@ class _Applier:
     def _route_links(self, tenant, specs):
         for spec in specs:
             route = Route.objects.get(tenant=tenant, name=spec.name)
-            targets = [(_provider(tenant, t.provider), t.model, t.weight) for t in spec.targets]
+            targets = [(_provider(tenant, t.provider), t.model, t.weight, as_json(t.limits)) for t in spec.targets]
             fallbacks = [route_for_name(tenant, name) for name in spec.fallbacks]
             changed = []
-            if [(p.pk, m, w) for p, m, w in targets] != [(t.provider_id, t.model, t.weight) for t in route.targets.all()]:
+            stored = [(t.provider_id, t.model, t.weight, t.limits) for t in route.targets.all()]
+            if [(p.pk, m, w, lim) for p, m, w, lim in targets] != stored:
                 changed.append("targets")
             if [f.pk for f in fallbacks] != [link.fallback_id for link in route.fallback_links.all()]:
                 changed.append("fallbacks")
@@ -306,10 +312,13 @@ class _Applier:
                 self._record("create", "user", spec.email)
             elif new_password:
                 self._record("update", "user", spec.email, ["password"])
+            limits_changed = _membership_limits(tenant, spec)
             if before is None:
                 self._record("create", "membership", _label(tenant, spec.email))
             elif changed := [f for f, old, new in _membership_diff(before, spec.role, team) if old != new]:
-                self._record("update", "membership", _label(tenant, spec.email), changed)
+                self._record("update", "membership", _label(tenant, spec.email), changed + limits_changed)
+            elif limits_changed:
+                self._record("update", "membership", _label(tenant, spec.email), limits_changed)
 
     def _keys(self, tenant, specs):
         for spec in specs:
@@ -366,7 +375,16 @@ class _Applier:
 
 
 def _tenant_values(spec):
-    return {"name": spec.name, "time_zone": spec.time_zone}
+    return {"name": spec.name, "time_zone": spec.time_zone, "limits": as_json(spec.limits)}
+
+
+def _membership_limits(tenant, spec):
+    """Save the member's limits when they differ (membership_upsert knows role and team only)."""
+    membership = Membership.objects.get(tenant=tenant, user__email=spec.email)
+    changed = _assign(membership, {"limits": as_json(spec.limits)})
+    if changed:
+        membership.save(update_fields=changed)
+    return changed
 
 
 def _route_values(spec):
@@ -376,6 +394,9 @@ def _route_values(spec):
         "timeouts": as_json(spec.timeouts),
         "cache": as_json(spec.cache),
         "limits": as_json(spec.limits),
+        "retry": as_json(spec.retry),
+        "breaker": as_json(spec.breaker),
+        "canary": as_json(spec.canary),
         "max_tokens_cap": spec.max_tokens_cap,
         "enabled": spec.enabled,
     }

@@ -9,6 +9,7 @@ from decimal import Decimal
 import yaml
 
 from billing.models import DEFAULT_ALERT_THRESHOLDS, Budget
+from billing.prices.config import prices_export
 from gateway.models import ApiKey, Membership, Provider, Route, Tenant
 from gateway.services.config_schema import escape_references
 
@@ -25,6 +26,7 @@ def config_export(tenant_slug=None):
     return _drop_empty({
         "providers": [_provider(p) for p in Provider.objects.filter(tenant=None).order_by("name")],
         "routes": [_route(r) for r in _routes(tenant=None)],
+        "prices": prices_export(None),
         "tenants": [_tenant(t) for t in Tenant.objects.order_by("slug")],
     })
 
@@ -87,7 +89,7 @@ def _route(route):
     _put(data, "fallbacks", [link.fallback.name for link in route.fallback_links.all()], [])
     _put(data, "description", route.description, "")
     _put(data, "strategy", route.strategy, Route.Strategy.WEIGHTED)
-    for name in ("timeouts", "cache", "limits"):
+    for name in ("timeouts", "cache", "limits", "retry", "breaker", "canary"):
         _put(data, name, _sorted(getattr(route, name)), {})
     _put(data, "max_tokens_cap", route.max_tokens_cap, None)
     _put(data, "enabled", route.enabled, True)
@@ -97,13 +99,15 @@ def _route(route):
 def _target(target):
     data = {"provider": target.provider.name, "model": target.model}
     _put(data, "weight", target.weight, 1)
+    _put(data, "limits", _sorted(target.limits), {})
     return data
 
 
 def _tenant(tenant):
     data = {"slug": tenant.slug, "name": tenant.name}
     _put(data, "time_zone", tenant.time_zone, "UTC")
-    data["teams"] = [{"name": name} for name in tenant.teams.order_by("name").values_list("name", flat=True)]
+    _put(data, "limits", _sorted(tenant.limits), {})
+    data["teams"] = [_team(t) for t in tenant.teams.order_by("name")]
     data["providers"] = [_provider(p) for p in Provider.objects.filter(tenant=tenant).order_by("name")]
     data["routes"] = [_route(r) for r in _routes(tenant)]
     members = Membership.objects.filter(tenant=tenant).select_related("user", "team").order_by("user__email")
@@ -111,12 +115,20 @@ def _tenant(tenant):
     keys = _live_keys(tenant)
     data["keys"] = [_key(k) for k in keys]
     data["budgets"] = _budgets(tenant, {k.pk for k in keys})
+    data["prices"] = prices_export(tenant)
     return _drop_empty(data)
+
+
+def _team(team):
+    data = {"name": team.name}
+    _put(data, "limits", _sorted(team.limits), {})
+    return data
 
 
 def _user(membership):
     data = {"email": membership.user.email, "role": membership.role}
     _put(data, "team", membership.team.name if membership.team else None, None)
+    _put(data, "limits", _sorted(membership.limits), {})
     return data
 
 

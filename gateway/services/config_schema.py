@@ -9,7 +9,7 @@ from collections.abc import Hashable
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any, get_args
+from typing import Annotated, Any, Literal, get_args
 from zoneinfo import ZoneInfo
 
 import yaml
@@ -17,7 +17,8 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_email
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from billing.models import Budget
+from billing.models import Budget, PriceOverride
+from billing.models_prices import price_problems
 from gateway import keyhash
 from gateway.models import ProviderKind, Role, Route
 from gateway.models.providers import validate_base_url
@@ -216,6 +217,8 @@ class Limits(Spec):
     rpm: Count | None = None
     tpm: Count | None = None
     max_parallel: Count | None = None
+    # When the shared counters (Redis) cannot be reached: admit (true) or answer 503 (default).
+    fail_open: bool | None = None
 
 
 class Timeouts(Spec):
@@ -225,9 +228,47 @@ class Timeouts(Spec):
     idle: Seconds | None = None
 
 
+class SemanticCache(Spec):
+    """Serve paraphrases of answered prompts (gateway/dataplane/cache/semantic.py)."""
+
+    enabled: bool | None = None
+    threshold: Annotated[float, Field(gt=0, le=1)] | None = None  # cosine similarity to count as a hit
+    shadow: bool | None = None  # record would-be hits, serve none
+    embedding_route: Name | None = None  # None: the local MiniLM model
+    max_temperature: Annotated[float, Field(ge=0, le=2)] | None = None  # hotter requests skip it
+    ttl: Count | None = None  # seconds; None: the exact cache's ttl
+
+
 class Cache(Spec):
     enabled: bool | None = None
     ttl: Count | None = None
+    semantic: SemanticCache | None = None
+
+
+class Retry(Spec):
+    """Retries within a route, then fallbacks (gateway/dataplane/resilience/failover.py)."""
+
+    max_retries: Annotated[int, Field(ge=0, le=10)] | None = None  # default 2
+    backoff_ms: Annotated[int, Field(ge=0, le=60_000)] | None = None  # default 100, doubled per retry
+    max_backoff_ms: Annotated[int, Field(ge=0, le=600_000)] | None = None  # default 2000
+    retry_on: list[Literal["connection", "timeout", "rate_limit", "server_error"]] | None = None  # default all
+    fallback_on: list[Literal["context_window", "content_policy"]] | None = None  # default both
+
+
+class Breaker(Spec):
+    """Per-target circuit breaker (gateway/dataplane/resilience/store.py has the rules)."""
+
+    enabled: bool | None = None
+    failures: Annotated[int, Field(ge=0, le=10_000)] | None = None  # consecutive; default 5, 0: off
+    error_rate: Annotated[float, Field(ge=0, le=1)] | None = None  # default 0.5, 0: off
+    min_requests: Count | None = None  # default 20
+    window_s: Seconds | None = None  # default 30
+    cooldown_s: Seconds | None = None  # default 30, times the ejection count
+    max_cooldown_s: Seconds | None = None  # default 300
+
+
+class Canary(Spec):
+    sticky: Literal["key", "user"] | None = None  # same caller, same target
 
 
 def as_json(spec):
@@ -256,6 +297,7 @@ class TargetSpec(Spec):
     provider: Name
     model: Annotated[str, Field(min_length=1, max_length=200)]
     weight: Count = 1
+    limits: Limits = Field(default_factory=Limits)
 
 
 class RouteSpec(Spec):
@@ -267,12 +309,16 @@ class RouteSpec(Spec):
     timeouts: Timeouts = Field(default_factory=Timeouts)
     cache: Cache = Field(default_factory=Cache)
     limits: Limits = Field(default_factory=Limits)
+    retry: Retry = Field(default_factory=Retry)
+    breaker: Breaker = Field(default_factory=Breaker)
+    canary: Canary = Field(default_factory=Canary)
     max_tokens_cap: Annotated[int, Field(ge=1, le=MAX_INT32)] | None = None
     enabled: bool = True
 
 
 class TeamSpec(Spec):
     name: Label
+    limits: Limits = Field(default_factory=Limits)
 
 
 class UserSpec(Spec):
@@ -281,6 +327,7 @@ class UserSpec(Spec):
     # None: a new user gets no usable password; an existing one keeps theirs.
     password: Annotated[str, Field(min_length=1)] | None = None
     team: Label | None = None
+    limits: Limits = Field(default_factory=Limits)
 
 
 class KeySpec(Spec):
@@ -314,19 +361,52 @@ class BudgetSpec(Spec):
         return {"team": self.team, "key": self.key, "user": self.user}.get(self.scope)
 
 
+# As PriceOverride's columns: USD per million tokens (or per hour), 6 places.
+PriceAmount = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=6)]
+
+
+class PriceSpec(Spec):
+    """A dated price override (billing.PriceOverride), keyed by route, provider, model and valid_from."""
+
+    provider: Name
+    model: Annotated[str, Field(min_length=1, max_length=200)]
+    route: Name | None = None
+    unit: PriceOverride.Unit = PriceOverride.Unit.TOKEN
+    input_per_mtok: PriceAmount | None = None
+    output_per_mtok: PriceAmount | None = None
+    cached_input_per_mtok: PriceAmount | None = None
+    cache_write_per_mtok: PriceAmount | None = None
+    per_hour_usd: PriceAmount | None = None
+    valid_from: Annotated[datetime, AfterValidator(_aware)]
+    valid_to: Annotated[datetime, AfterValidator(_aware)] | None = None
+    note: Annotated[str, Field(max_length=200)] = ""
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        tokens = (self.input_per_mtok, self.output_per_mtok)
+        other = (self.cached_input_per_mtok, self.cache_write_per_mtok)
+        problems = price_problems(self.unit, *tokens, self.per_hour_usd, other, self.valid_from, self.valid_to)
+        if problems:
+            raise ValueError("; ".join(f"{field}: {message}" for field, message in problems.items()))
+        return self
+
+
 class TenantSpec(Spec):
     slug: Slug
     name: Annotated[str, Field(min_length=1, max_length=200)]
     time_zone: Annotated[str, Field(max_length=64), AfterValidator(_time_zone)] = "UTC"
+    limits: Limits = Field(default_factory=Limits)
     teams: list[TeamSpec] = Field(default_factory=list)
     providers: list[ProviderSpec] = Field(default_factory=list)
     routes: list[RouteSpec] = Field(default_factory=list)
     users: list[UserSpec] = Field(default_factory=list)
     keys: list[KeySpec] = Field(default_factory=list)
     budgets: list[BudgetSpec] = Field(default_factory=list)
+    prices: list[PriceSpec] = Field(default_factory=list)  # this tenant's price overrides
 
 
 class ConfigFile(Spec):
     providers: list[ProviderSpec] = Field(default_factory=list)
     routes: list[RouteSpec] = Field(default_factory=list)
+    prices: list[PriceSpec] = Field(default_factory=list)  # shared price overrides
     tenants: list[TenantSpec] = Field(default_factory=list)

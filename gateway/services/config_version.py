@@ -25,6 +25,7 @@ WATCHED = (
     "gateway.RouteTarget",
     "gateway.RouteFallback",
     "billing.Budget",
+    "billing.PriceOverride",  # snapshots load the overrides in force
 )
 
 

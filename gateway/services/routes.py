@@ -6,7 +6,7 @@ from gateway.models import Route, RouteFallback, RouteTarget
 
 @transaction.atomic
 def route_save(route, *, targets=None, fallbacks=None):
-    """Save `route`; when given, replace its targets [(provider, model, weight)] and fallbacks [Route]."""
+    """Save `route`; when given, replace its targets [(provider, model, weight[, limits])] and fallbacks [Route]."""
     route.full_clean(exclude=["tenant"])
     route.save()
     if targets is not None:
@@ -17,13 +17,15 @@ def route_save(route, *, targets=None, fallbacks=None):
 
 
 def _replace_targets(route, targets):
-    wanted = [(p.pk, model, weight) for p, model, weight in targets]
-    current = [(t.provider_id, t.model, t.weight) for t in route.targets.all()]
+    targets = [(p, model, weight, rest[0] if rest else {}) for p, model, weight, *rest in targets]
+    wanted = [(p.pk, model, weight, limits) for p, model, weight, limits in targets]
+    current = [(t.provider_id, t.model, t.weight, t.limits) for t in route.targets.all()]
     if wanted == current:
         return  # unchanged: no delete/insert churn in the audit log
     route.targets.all().delete()
-    for position, (provider, model, weight) in enumerate(targets):
-        RouteTarget.objects.create(route=route, provider=provider, model=model, weight=weight, position=position)
+    for position, (provider, model, weight, limits) in enumerate(targets):
+        RouteTarget.objects.create(route=route, provider=provider, model=model, weight=weight, position=position,
+                                   limits=limits)
 
 
 def _replace_fallbacks(route, fallbacks):

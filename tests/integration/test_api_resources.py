@@ -106,7 +106,8 @@ def test_it_creates_a_route_with_targets_and_fallbacks(tenant_a, admin_a):
     assert created.status_code == 201, created.content
     data = client.get(reverse("route-detail", args=[created.json()["id"]])).json()
     assert data["targets"] == [
-        {"provider": provider.pk, "model": "m1", "weight": 3}, {"provider": provider.pk, "model": "m2", "weight": 1}
+        {"provider": provider.pk, "model": "m1", "weight": 3, "limits": {}},
+        {"provider": provider.pk, "model": "m2", "weight": 1, "limits": {}},
     ]
     assert data["fallbacks"] == [fallback.pk]
 

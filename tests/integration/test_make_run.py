@@ -1,6 +1,6 @@
 """`make run` on a fresh clone: `python -m gateway.run` with no DATABASE_URL/REDIS_URL.
 
-Each start is a real subprocess tree (uvicorn with 2 workers, Celery worker and
+Each start is a real subprocess tree (uvicorn, one process in embedded mode despite WORKERS=2; Celery worker and
 beat) on SQLite in a temporary var dir, so these tests need no database fixture.
 """
 import os
@@ -258,12 +258,19 @@ def test_it_runs_the_celery_worker_and_beat(first_run):
     assert any("uvicorn" in c for c in commands), commands
 
 
+def test_it_runs_one_server_process_in_embedded_mode(first_run):
+    # In-process rate-limit counters: two processes would each admit the whole limit.
+    servers = [c for c in (cmdline(pid) for pid in descendants(first_run.proc.pid)) if "uvicorn" in c]
+    assert len(servers) == 1 and "--workers 1" in servers[0], servers
+    assert "embedded mode (no REDIS_URL): one server worker" in first_run.output()
+
+
 # --- stopping and starting again -------------------------------------------------
 
 
 def assert_stops_cleanly(gateway):
     tree = descendants(gateway.proc.pid)
-    assert len(tree) >= 5, [cmdline(pid) for pid in tree]  # uvicorn + 2 workers, worker + pool, beat
+    assert len(tree) >= 3, [cmdline(pid) for pid in tree]  # uvicorn (one process: embedded), worker (+ pool), beat
     started = time.monotonic()
     assert stop(gateway) == 0, gateway.output()
     while any(alive(pid) for pid in tree) and time.monotonic() - started < STOP_TIMEOUT:

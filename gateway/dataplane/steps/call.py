@@ -1,9 +1,11 @@
-"""Step: call the chosen target and answer the client (JSON or a relayed stream).
+"""Step: call a target of the route and answer the client (JSON or a relayed stream).
 
-Same wire format on both sides: the body passes through untouched but for
-`model`. Otherwise the adapter translates both ways. Usage comes from the
-upstream; when it never arrives (a stream cut short), it is counted here and
-marked estimated.
+resilience/failover.py decides which targets and routes to try, how often and
+when (balancing, retries, fallbacks, breakers, timeouts); `_exchange` below is
+one attempt. Same wire format on both sides: the body passes through untouched
+but for `model`. Otherwise the adapter translates both ways. Usage comes from
+the upstream; when it never arrives (a stream cut short), it is counted here
+and marked estimated.
 """
 from __future__ import annotations
 
@@ -12,11 +14,12 @@ import asyncio
 from gateway.dataplane import respond
 from gateway.dataplane.adapters import get_adapter
 from gateway.dataplane.canonical import Usage, dumps
-from gateway.dataplane.errors import ProviderError
+from gateway.dataplane.errors import GatewayError
 from gateway.dataplane.formats import anthropic as anthropic_format
 from gateway.dataplane.http import iter_body, read_body
+from gateway.dataplane.resilience import get_resilience
+from gateway.dataplane.resilience.failover import serve
 from gateway.dataplane.runtime import get_runtime
-from gateway.dataplane.steps.balance import choose_target
 from gateway.dataplane.steps.relay import PassthroughRelay, relay_local, relay_translated
 from gateway.dataplane.tokens import count_prompt, count_text
 
@@ -24,26 +27,35 @@ MAX_RESPONSE_BYTES = 64 * 1024 * 1024  # a non-streamed answer larger than this 
 
 
 async def call_upstream(ctx, next_step):
-    ctx.target = choose_target(ctx.route)
-    ctx.attempts = 1
-    adapter = get_adapter(ctx.target.provider.kind)
     try:
-        if adapter.local:
-            await _local(ctx, adapter)
-        elif ctx.stream:
-            await _stream(ctx, adapter)
-        else:
-            await _unary(ctx, adapter)
-    except ProviderError as err:
+        await serve(ctx, _exchange, get_resilience())
+    except GatewayError:
         if ctx.response_started:
             _estimate_usage(ctx)  # cut short mid-stream: bill what the client received
-        raise err.to_gateway_error() from None
+        raise
     except asyncio.CancelledError:
         _estimate_usage(ctx)
         raise
     if ctx.usage is None:
         _estimate_usage(ctx)
     await next_step(ctx)
+
+
+async def _exchange(ctx):
+    """One attempt on ctx.target; raises ProviderError when the upstream fails."""
+    adapter = get_adapter(ctx.target.provider.kind)
+    # --- per-target limits: the single call site (not wired yet) ---------------------------------
+    # Every upstream attempt passes here before its first byte is sent. Wire the limits work as
+    #     release = await acquire_target(ctx, ctx.target)   # gateway/dataplane/limits
+    #     try: <the attempt below> finally: await release()
+    # turning its TargetRateLimited into ProviderError(429, msg, retryable=True, retry_after=...):
+    # the attempt loop then moves to another target (and a Retry-After cools this one down).
+    if adapter.local:
+        await _local(ctx, adapter)
+    elif ctx.stream:
+        await _stream(ctx, adapter)
+    else:
+        await _unary(ctx, adapter)
 
 
 def _passthrough(ctx, adapter) -> bool:

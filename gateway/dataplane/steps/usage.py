@@ -10,13 +10,25 @@ import time
 import uuid
 
 from gateway.dataplane.errors import GatewayError
-from gateway.dataplane.pricing import cost_usd
+from gateway.dataplane.pricing import cost_usd, price_for
+
+
+def call_cost(ctx):
+    """(price, exact cost) of the call as its ledger row records them; budgets settle with the same figure."""
+    usage, route = ctx.usage, ctx.route
+    # The price in force when the call started, for its tenant and route (billing/prices/book.py).
+    price = price_for(ctx.snapshot.prices, ctx.key.tenant_id, route.id if route else None, ctx.target, ctx.started_wall)
+    if usage is None:
+        return price, cost_usd(price, 0, 0)
+    return price, cost_usd(price, usage.input_tokens, usage.output_tokens, usage.cached_tokens,
+                           cache_write_tokens=usage.cache_write_tokens)
 
 
 def build_event(ctx) -> dict:
     target, usage, route, key = ctx.target, ctx.usage, ctx.route, ctx.key
-    price = ctx.snapshot.prices.get((target.provider.id, target.model)) if target else None
+    price, cost = call_cost(ctx)
     tokens = (usage.input_tokens, usage.output_tokens, usage.cached_tokens) if usage else (0, 0, 0)
+    cache_write = usage.cache_write_tokens if usage else 0
     return {
         "event_id": str(uuid.uuid4()),
         "request_id": ctx.request_id,
@@ -39,12 +51,14 @@ def build_event(ctx) -> dict:
         "input_tokens": tokens[0],
         "output_tokens": tokens[1],
         "cached_tokens": tokens[2],
+        "cache_write_tokens": cache_write,
         "reasoning_tokens": usage.reasoning_tokens if usage else 0,
         "tokens_estimated": bool(usage and usage.estimated),
         "ttfb_ms": ctx.ttfb * 1000 if ctx.ttfb is not None else None,
         "latency_ms": (time.perf_counter() - ctx.started) * 1000,
-        "cost_usd": str(cost_usd(price, *tokens)),
+        "cost_usd": str(cost),
         "price_version": price.source if price else "",
+        "provider_cost_usd": usage.provider_cost if usage else None,
         "attempts": max(ctx.attempts, 1 if target else 0),
         "attempt_log": ctx.state.get("attempt_log", []),
         "cache_status": ctx.cache_status,

@@ -1,0 +1,54 @@
+"""Spend from the ledger (the source of truth), for alert evaluation in Celery only."""
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from django.db.models import Q, Sum
+
+from billing.models import Budget, UsageRecord
+
+ZERO = Decimal(0)
+# Budget scope -> (ledger column, budget attribute holding the subject's id).
+SCOPE_COLUMNS = {
+    Budget.Scope.TEAM: ("team_id", "team_id"),
+    Budget.Scope.KEY: ("key_id", "api_key_id"),
+    Budget.Scope.USER: ("user_id", "user_id"),
+}
+
+
+def budget_ledger(budget: Budget, start: datetime, end: datetime | None, now: datetime):
+    """Ledger rows that count against `budget` from `start` until `now` (and before `end`)."""
+    rows = UsageRecord.objects.filter(tenant_id=budget.tenant_id, created_at__gte=start, created_at__lte=now)
+    if end is not None:
+        rows = rows.filter(created_at__lt=end)
+    if budget.scope in SCOPE_COLUMNS:
+        column, attribute = SCOPE_COLUMNS[budget.scope]
+        rows = rows.filter(**{column: getattr(budget, attribute)})
+    if budget.route_id is not None:
+        rows = rows.filter(route_id=budget.route_id)
+    return rows
+
+
+def budget_spent(budget: Budget, start: datetime, end: datetime | None, now: datetime) -> Decimal:
+    """As of `now`, so the burn rate divides the spend by the time it took."""
+    return budget_ledger(budget, start, end, now).aggregate(total=Sum("cost_usd"))["total"] or ZERO
+
+
+def daily_spend_by_key(tenant_id: int, window_start: datetime, today_start: datetime, now: datetime):
+    """{key_id: (today until now, trailing window total)} in one grouped query; key None = no key."""
+    rows = (
+        UsageRecord.objects.filter(tenant_id=tenant_id, created_at__gte=window_start, created_at__lte=now)
+        .order_by()  # the ledger's default ordering must not split the groups
+        .values("key_id")
+        .annotate(
+            today=Sum("cost_usd", filter=Q(created_at__gte=today_start)),
+            trailing=Sum("cost_usd", filter=Q(created_at__lt=today_start)),
+        )
+    )
+    return {row["key_id"]: (row["today"] or ZERO, row["trailing"] or ZERO) for row in rows}
+
+
+def tenants_with_recent_spend(since: datetime) -> list[int]:
+    rows = UsageRecord.objects.filter(created_at__gte=since, tenant_id__isnull=False, cost_usd__gt=0)
+    return list(rows.order_by("tenant_id").values_list("tenant_id", flat=True).distinct())

@@ -1,0 +1,1 @@
+"""Finance reports, exports and statements. They read `analytics.UsageRollup`, never the raw ledger."""

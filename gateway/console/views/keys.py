@@ -1,0 +1,73 @@
+"""API keys: list, create (the secret is shown once), rotate with a grace period, revoke."""
+from django.urls import reverse
+from django.views.decorators.http import require_POST, require_safe
+
+from gateway.console.forms import KeyForm, KeyRotateForm
+from gateway.console.htmx import render_page
+from gateway.console.tenancy import KEY_WRITERS, console_view
+from gateway.console.views.base import form_page, own, redirect_after_write, try_save
+from gateway.models import ApiKey, Role
+from gateway.services.keys import key_create, key_revoke, key_rotate
+
+
+def _secret_page(request, key, secret, headline):
+    """The one response that carries a secret: never cached, never stored in the session."""
+    response = render_page(request, "console/key_secret.html", None, {"key": key, "secret": secret,
+                                                                     "headline": headline})
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def _manageable(request, queryset):
+    """Developers manage only their own keys; owners and admins manage every key of the tenant."""
+    if request.console.role == Role.DEVELOPER:
+        return queryset.filter(owner=request.user)
+    return queryset
+
+
+@require_safe
+@console_view()
+def key_list(request):
+    keys = (ApiKey.objects.filter(tenant=request.console.tenant).select_related("team", "owner")
+            .prefetch_related("routes").order_by("revoked_at", "name", "id"))
+    return render_page(request, "console/keys.html", "htmx/key_rows.html", {"keys": keys})
+
+
+@console_view(read=KEY_WRITERS, write=KEY_WRITERS)
+def key_new(request):
+    tenant = request.console.tenant
+    form = KeyForm(request.POST or None, tenant=tenant)
+    created = {}
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+
+        def save():
+            created["key"], created["secret"] = key_create(
+                tenant=tenant, name=data["name"], owner=request.user, team=data["team"], routes=data["routes"],
+                expires_at=data["expires_at"])
+
+        if try_save(form, save):
+            return _secret_page(request, created["key"], created["secret"], "Key created")
+    return form_page(request, "console/key_form.html", {"form": form})
+
+
+@console_view(read=KEY_WRITERS, write=KEY_WRITERS)
+def key_rotate_view(request, pk):
+    key = own(request, _manageable(request, ApiKey.objects.filter(revoked_at__isnull=True)), pk)
+    form = KeyRotateForm(request.POST or None)
+    created = {}
+    if request.method == "POST" and form.is_valid():
+        def save():
+            created["key"], created["secret"] = key_rotate(key, grace_seconds=form.cleaned_data["grace_seconds"])
+
+        if try_save(form, save):
+            return _secret_page(request, created["key"], created["secret"], "Key rotated")
+    return form_page(request, "console/key_rotate.html", {"form": form, "key": key})
+
+
+@require_POST
+@console_view(write=KEY_WRITERS)
+def key_revoke_view(request, pk):
+    key = own(request, _manageable(request, ApiKey.objects), pk)
+    key_revoke(key)
+    return redirect_after_write(request, reverse("console:keys"), f"Key {key.name} revoked.")

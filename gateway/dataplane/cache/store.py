@@ -1,0 +1,104 @@
+"""Exact-cache entries: Redis in production, an in-process LRU in embedded mode.
+
+An entry is compact JSON: {"gen", "cost", "at", "answer"}. Redis keeps one key
+per entry with the route's TTL (SET EX); the LRU keeps an expiry per entry and
+is bounded in entries and bytes. A store that fails (Redis down) answers miss
+and drops writes: caching is an optimisation and must never fail a request.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections import OrderedDict
+
+from gateway.dataplane.cache import generations
+
+log = logging.getLogger("switchyard.cache")
+MAX_ENTRIES = 10_000  # embedded mode: enough for a demo or a small team
+MAX_BYTES = 64 * 1024 * 1024  # and at most this much answer text held per process
+MAX_ENTRY_BYTES = 1024 * 1024  # a larger answer is not cached: one entry must not evict hundreds
+
+
+def encode(entry: dict) -> bytes:
+    return json.dumps(entry, separators=(",", ":")).encode()
+
+
+def _decode(raw, gen: int) -> dict | None:
+    if not raw:
+        return None
+    try:
+        entry = json.loads(raw)
+    except ValueError:
+        return None
+    return entry if isinstance(entry, dict) and entry.get("gen") == gen else None  # older generation: invalidated
+
+
+class RedisStore:
+    def __init__(self, redis):
+        self.redis = redis
+
+    async def get(self, key: str, route_id: int) -> tuple[dict | None, int | None]:
+        """(entry or None, the route's generation); (None, None) when Redis cannot answer."""
+        try:
+            raw, gen = await self.redis.mget(key, generations.redis_key(route_id))
+        except Exception as exc:  # noqa: BLE001 - a cache outage is a miss, never an error
+            log.warning("cache lookup failed: %s", type(exc).__name__)
+            return None, None
+        gen = int(gen or 0)
+        return _decode(raw, gen), gen
+
+    async def generation(self, route_id: int) -> int | None:
+        try:
+            return int(await self.redis.get(generations.redis_key(route_id)) or 0)
+        except Exception as exc:  # noqa: BLE001
+            log.warning("cache generation read failed: %s", type(exc).__name__)
+            return None
+
+    async def put(self, key: str, entry: dict, ttl: int) -> None:
+        data = encode(entry)
+        if len(data) > MAX_ENTRY_BYTES:
+            return
+        try:
+            await self.redis.set(key, data, ex=ttl)
+        except Exception as exc:  # noqa: BLE001
+            log.warning("cache write failed: %s", type(exc).__name__)
+
+
+class MemoryStore:
+    """Least recently used first out; one per server process."""
+
+    def __init__(self, gens: generations.FileGenerations | None = None):
+        self.gens = gens or generations.FileGenerations()
+        self.entries: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
+        self.size = 0
+
+    async def get(self, key: str, route_id: int) -> tuple[dict | None, int | None]:
+        gen = self.gens.get(route_id)
+        found = self.entries.get(key)
+        if found is None:
+            return None, gen
+        expires, data = found
+        if expires <= time.monotonic():
+            self._drop(key)
+            return None, gen
+        self.entries.move_to_end(key)
+        return _decode(data, gen), gen
+
+    async def generation(self, route_id: int) -> int:
+        return self.gens.get(route_id)
+
+    async def put(self, key: str, entry: dict, ttl: int) -> None:
+        data = encode(entry)
+        if len(data) > MAX_ENTRY_BYTES:
+            return
+        self._drop(key)
+        self.entries[key] = (time.monotonic() + ttl, data)
+        self.size += len(data)
+        while len(self.entries) > MAX_ENTRIES or self.size > MAX_BYTES:
+            self._drop(next(iter(self.entries)))
+
+    def _drop(self, key: str) -> None:
+        found = self.entries.pop(key, None)
+        if found is not None:
+            self.size -= len(found[1])

@@ -1,0 +1,78 @@
+"""What both limiters share: outage handling (fail closed or open), settling off the request's fate."""
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+
+from gateway.dataplane.limits.rules import Rule
+from gateway.dataplane.limits.verdict import Lease, Verdict, unavailable
+
+log = logging.getLogger("switchyard.dataplane.limits")
+WINDOW_MS = 60_000  # rpm and tpm count over the trailing minute
+# A concurrency refusal cannot know when a slot frees; a second is a polite first retry.
+PARALLEL_WAIT_MS = 1000
+
+
+class Limiter:
+    """Checks every rule of a request, then consumes from all of them or from none."""
+
+    backend_errors: tuple[type[BaseException], ...] = ()  # what means "the counters are unreachable"
+
+    def __init__(self) -> None:
+        self._down = False
+        self._tasks: set[asyncio.Task] = set()  # settles in flight: referenced so none is collected early
+
+    async def acquire(self, rules: list[Rule], tokens: int) -> Verdict:
+        """A verdict, or GatewayError 503 when the counters are unreachable and a rule fails closed."""
+        member = os.urandom(8).hex()
+        try:
+            raw, at, handle = await self._acquire(member, rules, tokens)
+        except self.backend_errors as exc:
+            self._outage(exc)
+            if all(rule.fail_open for rule in rules):
+                return Verdict(rules, tokens=tokens)  # admitted unchecked: nothing held, nothing to settle
+            raise unavailable() from None
+        self._recovered()
+        verdict = Verdict(rules, raw, tokens=tokens)
+        settling = tuple(rule for rule in rules if rule.settles)
+        if verdict.admitted and settling:
+            verdict.lease = Lease(member, settling, tokens, at, handle)
+        return verdict
+
+    async def settle(self, lease: Lease | None, used_tokens: int) -> None:
+        """Reconcile the tokens and free the slots; runs to the end even if the request is cancelled."""
+        if lease is None or lease.settled:
+            return
+        lease.settled = True
+        task = asyncio.ensure_future(self._settle_logged(lease, used_tokens))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        await asyncio.shield(task)
+
+    async def _settle_logged(self, lease: Lease, used_tokens: int) -> None:
+        try:
+            await self._settle(lease, used_tokens)
+        except self.backend_errors as exc:
+            self._outage(exc)  # the slots expire on their TTL; the estimate stays counted
+        else:
+            self._recovered()
+
+    def _outage(self, exc: BaseException) -> None:
+        if not self._down:
+            self._down = True
+            # The type only: a Redis error's text can carry the URL and its password.
+            log.error("rate limits unavailable (%s): failing closed except for limits with fail_open",
+                      type(exc).__name__)
+
+    def _recovered(self) -> None:
+        if self._down:
+            self._down = False
+            log.warning("rate limits available again")
+
+    async def _acquire(self, member: str, rules: list[Rule], tokens: int):
+        """(raw verdict figures, lease time in ms, backend handle)."""
+        raise NotImplementedError
+
+    async def _settle(self, lease: Lease, used_tokens: int) -> None:
+        raise NotImplementedError

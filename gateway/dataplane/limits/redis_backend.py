@@ -1,0 +1,103 @@
+"""Production: every process and replica shares the counters in Redis, one script per request.
+
+Slots (max_parallel) are leases that expire after LEASE_TTL_S unless the process holding
+them renews them, so a crashed or partitioned process frees its slots within a minute
+while a long stream keeps its own.
+"""
+from __future__ import annotations
+
+import asyncio
+
+from redis.exceptions import RedisError
+
+from gateway.dataplane.limits import scripts
+from gateway.dataplane.limits.base import PARALLEL_WAIT_MS, WINDOW_MS, Limiter, log
+from gateway.dataplane.limits.rules import Rule
+from gateway.dataplane.limits.verdict import Lease
+
+# One hash tag: a multi-key script must stay on one Redis Cluster slot.
+PREFIX = "{sy:rl}:"
+LEASE_TTL_S = 60  # a dead process's slots come back within this
+RENEW_EVERY_S = 15  # a live one renews 4 times per TTL: three renewals may fail before a slot lapses
+NOT_LIMITED = -1
+# redis-py 8's pool holds 100 connections and fails at once when all are busy. Limit calls wait
+# for one of half of them instead, leaving the rest to the usage sink and the other steps.
+MAX_CALLS_IN_FLIGHT = 50
+
+
+def _limit(value: int | None) -> int:
+    return NOT_LIMITED if value is None else value
+
+
+def _keys(rule: Rule) -> tuple[str, str, str, str]:
+    """Requests log, tokens log, tokens total, leases."""
+    base = PREFIX + rule.ident
+    return base + ":r", base + ":t", base + ":n", base + ":p"
+
+
+def _limited_keys(rule: Rule) -> list[str]:
+    """Only the keys of the metrics this rule limits: fewer arguments to encode per request."""
+    base, keys = PREFIX + rule.ident, []
+    if rule.rpm is not None:
+        keys.append(base + ":r")
+    if rule.tpm is not None:
+        keys += (base + ":t", base + ":n")
+    if rule.max_parallel is not None:
+        keys.append(base + ":p")
+    return keys
+
+
+class RedisLimiter(Limiter):
+    backend_errors = (RedisError, OSError, asyncio.TimeoutError)
+
+    def __init__(self, client) -> None:
+        super().__init__()
+        self.client = client
+        # EVALSHA with the digest computed once; redis-py reloads the script after a NOSCRIPT.
+        self._acquire_script = client.register_script(scripts.ACQUIRE)
+        self._settle_script = client.register_script(scripts.SETTLE)
+        self._renew_script = client.register_script(scripts.RENEW)
+        self._held: dict[str, tuple[str, ...]] = {}  # member -> leases keys, renewed while held
+        self._renewer: asyncio.Task | None = None
+        self._in_flight = asyncio.Semaphore(MAX_CALLS_IN_FLIGHT)
+
+    async def _acquire(self, member: str, rules: list[Rule], tokens: int):
+        keys, args = [], [member, tokens, WINDOW_MS, int(LEASE_TTL_S * 1000), PARALLEL_WAIT_MS]
+        for rule in rules:
+            keys += _limited_keys(rule)
+            args += (_limit(rule.rpm), _limit(rule.tpm), _limit(rule.max_parallel))
+        async with self._in_flight:
+            reply = await self._acquire_script(keys=keys, args=args)
+        raw = [int(figure) for figure in reply.split()]
+        leases = tuple(_keys(rule)[3] for rule in rules if rule.max_parallel is not None)
+        if raw[0] and leases:
+            self._hold(member, leases)
+        return raw, raw[4], None
+
+    async def _settle(self, lease: Lease, used_tokens: int) -> None:
+        self._held.pop(lease.member, None)
+        token_rules = [rule for rule in lease.rules if rule.tpm is not None]
+        keys = [key for rule in token_rules for key in _keys(rule)[1:3]]
+        keys += [_keys(rule)[3] for rule in lease.rules if rule.max_parallel is not None]
+        args = [lease.member, lease.tokens, used_tokens, lease.at, WINDOW_MS, len(token_rules)]
+        async with self._in_flight:
+            await self._settle_script(keys=keys, args=args)
+
+    def _hold(self, member: str, leases: tuple[str, ...]) -> None:
+        self._held[member] = leases
+        if self._renewer is None or self._renewer.done():
+            self._renewer = asyncio.ensure_future(self._renew_while_held())
+
+    async def _renew_while_held(self) -> None:
+        """Extend the held leases every RENEW_EVERY_S; ends when none is held (no idle task)."""
+        while True:
+            await asyncio.sleep(RENEW_EVERY_S)
+            held = list(self._held.items())
+            if not held:
+                return
+            keys = [key for _member, leases in held for key in leases]
+            args = [int(LEASE_TTL_S * 1000)] + [member for member, leases in held for _key in leases]
+            try:
+                await self._renew_script(keys=keys, args=args)
+            except self.backend_errors as exc:
+                log.warning("rate-limit lease renewal failed (%s)", type(exc).__name__)

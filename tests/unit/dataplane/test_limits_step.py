@@ -1,0 +1,141 @@
+"""The rate-limit step with a fake `next`, the scopes it finds, and per-target limits."""
+import asyncio
+
+import pytest
+
+from gateway.dataplane.canonical import Usage
+from gateway.dataplane.errors import GatewayError
+from gateway.dataplane.limits import TargetRateLimited, acquire_target, rules_for
+from gateway.dataplane.limits import targets as targets_module
+from gateway.dataplane.limits.memory import MemoryLimiter
+from gateway.dataplane.limits.rules import estimate_tokens
+from gateway.dataplane.steps import ratelimit
+
+from .limits_support import header, make_ctx, make_target, snapshot_with
+
+
+@pytest.fixture
+def limiter(monkeypatch):
+    limiter = MemoryLimiter()
+    monkeypatch.setattr(ratelimit, "get_limiter", lambda: limiter)
+    monkeypatch.setattr(targets_module, "get_limiter", lambda: limiter)
+    return limiter
+
+
+def calls(usage=None, raises=None):
+    """A fake `next` that records its calls, sets usage, then raises if told."""
+    seen = []
+
+    async def next_step(ctx):
+        seen.append(ctx)
+        ctx.usage = usage
+        if raises is not None:
+            raise raises
+
+    return next_step, seen
+
+
+async def test_it_passes_through_without_headers_when_no_limit_applies(limiter):
+    ctx = make_ctx()
+    next_step, seen = calls()
+    await ratelimit.rate_limit(ctx, next_step)
+    assert seen == [ctx] and ctx.response_headers == [] and limiter._scopes == {}
+
+
+async def test_it_adds_the_headers_and_answers_429_once_the_limit_is_reached(limiter):
+    key_limits = {"rpm": 1}
+    ctx = make_ctx(key_limits)
+    await ratelimit.rate_limit(ctx, calls()[0])
+    assert header(ctx.response_headers, "x-ratelimit-remaining-requests") == "0"
+    again = make_ctx(key_limits)
+    again.key = ctx.key
+    with pytest.raises(GatewayError) as err:
+        await ratelimit.rate_limit(again, calls()[0])
+    assert err.value.status == 429 and err.value.headers["x-switchyard-limit-scope"] == "key"
+    assert header(again.response_headers, "x-ratelimit-limit-requests") == "1"  # the 429 carries them too
+
+
+async def test_it_reconciles_tokens_with_the_usage_of_the_call(limiter):
+    ctx = make_ctx({"tpm": 1000})
+    held = estimate_tokens(ctx)
+    assert held == 5 + 10  # "hello world": 2 tokens + 3 of message framing, plus max_tokens
+    await ratelimit.rate_limit(ctx, calls(Usage(input_tokens=2, output_tokens=5))[0])
+    assert header(ctx.response_headers, "x-ratelimit-remaining-tokens") == str(1000 - held)
+    assert limiter._scopes[f"k{ctx.key.id}"].total == 7
+
+
+@pytest.mark.parametrize("failure", [GatewayError(502, "upstream_error", "boom"), asyncio.CancelledError()])
+async def test_it_frees_the_slot_and_refunds_tokens_when_the_call_fails(limiter, failure):
+    ctx = make_ctx({"max_parallel": 1, "tpm": 1000})
+    with pytest.raises(type(failure)):
+        await ratelimit.rate_limit(ctx, calls(raises=failure)[0])
+    counters = limiter._scopes[f"k{ctx.key.id}"]
+    assert (counters.leases, counters.total) == (set(), 0)
+
+
+async def test_it_frees_the_slot_before_the_last_byte_reaches_the_client(limiter):
+    ctx = make_ctx({"max_parallel": 1, "tpm": 1000})
+    held_at_send = []
+
+    async def send(message):
+        counters = limiter._scopes[f"k{ctx.key.id}"]
+        held_at_send.append((message.get("more_body", False), len(counters.leases), counters.total))
+
+    async def answer(c):
+        c.usage = Usage(input_tokens=2, output_tokens=5)
+        await c.send({"type": "http.response.start", "status": 200, "headers": []})
+        await c.send({"type": "http.response.body", "body": b"part", "more_body": True})
+        await c.send({"type": "http.response.body", "body": b"end"})
+
+    ctx.send = send
+    await ratelimit.rate_limit(ctx, answer)
+    assert held_at_send == [(False, 1, 15), (True, 1, 15), (False, 0, 7)]  # settled, then the last byte
+
+
+async def test_it_finds_the_user_team_tenant_and_route_limits():
+    snapshot = snapshot_with(tenant={"rpm": 1000}, team={"tpm": 5000}, member={"max_parallel": 2}, member_team=5)
+    ctx = make_ctx({"rpm": 10}, route_limits={"rpm": 100, "fail_open": True}, snapshot=snapshot)
+    rules = rules_for(ctx)
+    assert [(r.scope, r.label) for r in rules] == [
+        ("key", "key 'ci'"), ("user", "user 'dev@acme.test'"), ("team", "team 'research'"),
+        ("tenant", "tenant 'acme'"), ("route", "route 'mock'")]
+    assert [(r.rpm, r.tpm, r.max_parallel, r.fail_open) for r in rules][1:3] == [
+        (None, None, 2, False), (None, 5000, None, False)]
+    assert rules[-1].fail_open
+
+
+async def test_it_ignores_limits_that_only_say_fail_open():
+    assert rules_for(make_ctx({"fail_open": True}, snapshot=snapshot_with(tenant={}))) == []
+
+
+async def test_it_holds_a_target_slot_until_released(limiter):
+    target = make_target({"max_parallel": 1})
+    ctx = make_ctx(target=target)
+    release = await acquire_target(ctx, target)
+    with pytest.raises(TargetRateLimited) as err:
+        await acquire_target(ctx, target)
+    assert err.value.status == 429 and err.value.try_another_target
+    assert err.value.message == "target 'mock-p/mock-1' concurrent requests limit of 1 reached"
+    assert err.value.headers == {"x-switchyard-limit-scope": "target"}
+    await release()
+    await release()  # idempotent
+    await (await acquire_target(ctx, target))()
+
+
+async def test_it_reconciles_a_target_s_tokens_with_the_attempt_s_usage(limiter):
+    target = make_target({"tpm": 40})
+    ctx = make_ctx(target=target)
+    release = await acquire_target(ctx, target)  # holds 15 of the estimate
+    ctx.usage = Usage(input_tokens=2, output_tokens=5)
+    await release()
+    ctx.usage = None
+    second = await acquire_target(ctx, target)
+    assert limiter._scopes[f"x{ctx.route.id}.7.mock-1"].total == 7 + 15
+    await second()
+    assert limiter._scopes[f"x{ctx.route.id}.7.mock-1"].total == 7  # no usage: the attempt failed, all refunded
+
+
+async def test_it_returns_a_no_op_release_for_a_target_without_limits(limiter):
+    ctx = make_ctx()
+    await (await acquire_target(ctx, ctx.route.targets[0]))()
+    assert limiter._scopes == {}

@@ -1,0 +1,140 @@
+"""The window slides, slots of dead processes lapse, and a Redis outage fails closed (or open)."""
+import asyncio
+import logging
+
+import pytest
+import redis.asyncio as aioredis
+
+from gateway.dataplane.errors import GatewayError
+from gateway.dataplane.limits import redis_backend
+from gateway.dataplane.limits.memory import MemoryLimiter
+from gateway.dataplane.limits.redis_backend import RedisLimiter
+from tests.servers import free_port
+
+from .limits_support import Clock, header, redis_url, rule
+
+
+@pytest.fixture
+async def redis_client():
+    client = aioredis.Redis.from_url(redis_url())
+    yield client
+    await client.aclose()
+
+
+async def test_it_slides_the_request_window_by_each_request_s_own_minute():
+    clock = Clock()
+    limiter = MemoryLimiter(clock)
+    key = rule(rpm=2)
+    assert (await limiter.acquire([key], 0)).admitted
+    clock.now += 30
+    assert (await limiter.acquire([key], 0)).admitted
+    clock.now += 20
+    refused = await limiter.acquire([key], 0)
+    assert not refused.admitted and refused.retry_after == pytest.approx(10)  # the first leaves at 60 s
+    assert header(refused.headers(), "x-ratelimit-reset-requests") == "10s"
+    clock.now += 10
+    assert (await limiter.acquire([key], 0)).admitted
+    assert not (await limiter.acquire([key], 0)).admitted  # the second is still inside its minute
+
+
+async def test_it_admits_no_second_burst_across_a_minute_boundary():
+    clock = Clock()
+    clock.now = 59.5  # the end of a wall-clock minute: a fixed window would reset in half a second
+    limiter = MemoryLimiter(clock)
+    key = rule(rpm=100)
+    first = await asyncio.gather(*(limiter.acquire([key], 0) for _ in range(500)))
+    clock.now = 60.5
+    second = await asyncio.gather(*(limiter.acquire([key], 0) for _ in range(500)))
+    assert (sum(v.admitted for v in first), sum(v.admitted for v in second)) == (100, 0)
+    assert {round(v.retry_after) for v in second} == {59}
+
+
+async def test_it_frees_tokens_as_their_requests_leave_the_window():
+    clock = Clock()
+    limiter = MemoryLimiter(clock)
+    tokens = rule(tpm=100)
+    for used in (50, 30):
+        verdict = await limiter.acquire([tokens], used)
+        await limiter.settle(verdict.lease, used)
+        clock.now += 10
+    refused = await limiter.acquire([tokens], 40)
+    assert refused.retry_after == pytest.approx(40)  # 20 + 40 > 100 until the 50 leave, 60 s after they came
+    clock.now += 40
+    assert (await limiter.acquire([tokens], 40)).admitted
+
+
+async def test_it_counts_a_call_longer_than_the_window_from_its_end():
+    clock = Clock()
+    limiter = MemoryLimiter(clock)
+    tokens = rule(tpm=100)
+    verdict = await limiter.acquire([tokens], 10)
+    clock.now += 90  # the estimate has left the window meanwhile
+    await limiter.settle(verdict.lease, 70)
+    assert header((await limiter.acquire([tokens], 0)).headers(), "x-ratelimit-remaining-tokens") == "30"
+
+
+async def test_it_slides_the_redis_window_too(redis_client, monkeypatch):
+    monkeypatch.setattr(redis_backend, "WINDOW_MS", 500)
+    limiter = RedisLimiter(redis_client)
+    key = rule(rpm=1)
+    assert (await limiter.acquire([key], 0)).admitted
+    refused = await limiter.acquire([key], 0)
+    assert not refused.admitted and 0 < refused.retry_after <= 0.5
+    await asyncio.sleep(refused.retry_after + 0.05)
+    assert (await limiter.acquire([key], 0)).admitted
+
+
+async def test_it_frees_the_slots_of_a_process_that_stopped_renewing(redis_client, monkeypatch):
+    monkeypatch.setattr(redis_backend, "LEASE_TTL_S", 0.5)
+    slots = rule(max_parallel=1)
+    crashed = RedisLimiter(redis_client)
+    assert (await crashed.acquire([slots], 0)).admitted
+    crashed._renewer.cancel()  # as if its process died holding the slot
+    other = RedisLimiter(redis_client)
+    assert not (await other.acquire([slots], 0)).admitted
+    await asyncio.sleep(0.6)
+    assert (await other.acquire([slots], 0)).admitted
+
+
+async def test_it_keeps_a_long_request_s_slot_by_renewing_it(redis_client, monkeypatch):
+    monkeypatch.setattr(redis_backend, "LEASE_TTL_S", 0.5)
+    monkeypatch.setattr(redis_backend, "RENEW_EVERY_S", 0.1)
+    slots = rule(max_parallel=1)
+    holder = RedisLimiter(redis_client)
+    lease = (await holder.acquire([slots], 0)).lease
+    await asyncio.sleep(1.0)  # twice the TTL
+    assert not (await RedisLimiter(redis_client).acquire([slots], 0)).admitted
+    await holder.settle(lease, 0)
+    assert (await RedisLimiter(redis_client).acquire([slots], 0)).admitted
+    await asyncio.sleep(0.2)
+    assert holder._renewer.done()  # nothing held: the renewer ends
+
+
+async def test_it_reloads_its_scripts_after_redis_forgot_them(redis_client):
+    limiter = RedisLimiter(redis_client)
+    key = rule(rpm=5, tpm=100)
+    await limiter.settle((await limiter.acquire([key], 1)).lease, 1)
+    await redis_client.script_flush()
+    await limiter.settle((await limiter.acquire([key], 1)).lease, 1)
+    assert header((await limiter.acquire([key], 1)).headers(), "x-ratelimit-remaining-requests") == "2"
+
+
+async def test_it_answers_503_when_redis_is_unreachable_unless_every_limit_fails_open(caplog):
+    client = aioredis.Redis.from_url(f"redis://127.0.0.1:{free_port()}/0")  # as the runtime builds its client
+    down = RedisLimiter(client)
+    for _ in range(3):
+        with pytest.raises(GatewayError) as err:
+            await down.acquire([rule(rpm=5), rule(rpm=5, fail_open=True)], 0)
+        assert (err.value.status, err.value.code, err.value.retry_after) == (503, "rate_limit_unavailable", 1)
+    verdict = await down.acquire([rule(rpm=5, fail_open=True)], 0)
+    assert verdict.admitted and verdict.headers() == [] and verdict.lease is None
+    errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert errors == ["rate limits unavailable (ConnectionError): failing closed except for limits with fail_open"]
+    await client.aclose()
+
+
+async def test_it_logs_when_redis_answers_again(redis_client, caplog):
+    limiter = RedisLimiter(redis_client)
+    limiter._outage(ConnectionError())
+    assert (await limiter.acquire([rule(rpm=1)], 0)).admitted
+    assert "rate limits available again" in caplog.text
