@@ -14,9 +14,10 @@ import asyncio
 from gateway.dataplane import respond
 from gateway.dataplane.adapters import get_adapter
 from gateway.dataplane.canonical import Usage, dumps
-from gateway.dataplane.errors import GatewayError
+from gateway.dataplane.errors import GatewayError, ProviderError
 from gateway.dataplane.formats import anthropic as anthropic_format
 from gateway.dataplane.http import iter_body, read_body
+from gateway.dataplane.limits import TargetRateLimited, acquire_target
 from gateway.dataplane.resilience import get_resilience
 from gateway.dataplane.resilience.failover import serve
 from gateway.dataplane.runtime import get_runtime
@@ -44,18 +45,29 @@ async def call_upstream(ctx, next_step):
 async def _exchange(ctx):
     """One attempt on ctx.target; raises ProviderError when the upstream fails."""
     adapter = get_adapter(ctx.target.provider.kind)
-    # --- per-target limits: the single call site (not wired yet) ---------------------------------
-    # Every upstream attempt passes here before its first byte is sent. Wire the limits work as
-    #     release = await acquire_target(ctx, ctx.target)   # gateway/dataplane/limits
-    #     try: <the attempt below> finally: await release()
-    # turning its TargetRateLimited into ProviderError(429, msg, retryable=True, retry_after=...):
-    # the attempt loop then moves to another target (and a Retry-After cools this one down).
-    if adapter.local:
-        await _local(ctx, adapter)
-    elif ctx.stream:
-        await _stream(ctx, adapter)
-    else:
-        await _unary(ctx, adapter)
+    release = await _acquire_target(ctx)
+    try:
+        if adapter.local:
+            await _local(ctx, adapter)
+        elif ctx.stream:
+            await _stream(ctx, adapter)
+        else:
+            await _unary(ctx, adapter)
+    finally:
+        await release()
+
+
+async def _acquire_target(ctx):
+    """The target's own quota (RouteTarget.limits), checked per attempt before any byte is sent.
+
+    A full target is a retryable 429 for the attempt loop: it moves to another
+    target, and the Retry-After cools this one down.
+    """
+    try:
+        return await acquire_target(ctx, ctx.target)
+    except TargetRateLimited as full:
+        raise ProviderError(429, full.message, retryable=True, retry_after=full.retry_after,
+                            code="target_rate_limited") from None
 
 
 def _passthrough(ctx, adapter) -> bool:
