@@ -3,13 +3,14 @@ PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+CHART_JS := static/vendor/chart.umd.js
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/switchyard
 TEST_REDIS_URL ?= $(or $(REDIS_URL),redis://127.0.0.1:6379/15)
 PYTEST_ARGS ?=
 
-.PHONY: install run test lint bench lock clean system-deps
+.PHONY: install run test lint bench lock clean system-deps browser-deps
 
-install: system-deps $(STAMP)
+install: system-deps $(STAMP) $(CHART_JS)
 
 # Debian libraries WeasyPrint needs for PDF statements; installed only when missing.
 SYSTEM_LIBS := libpangoft2-1.0.so.0 libharfbuzz-subset.so.0
@@ -21,6 +22,11 @@ system-deps:
 		 || (apt-get update -qq && apt-get install -y -qq --no-install-recommends libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core)) >/dev/null; \
 	fi
 
+# Chart.js for the console dashboards, from npm (package.json) into static/vendor/ (gitignored).
+$(CHART_JS): package.json package-lock.json
+	npm ci --no-audit --no-fund --silent
+	mkdir -p $(@D) && cp node_modules/chart.js/dist/chart.umd.min.js $@
+
 # Reinstall whenever the declared dependencies or the lock change.
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -31,7 +37,15 @@ $(STAMP): pyproject.toml constraints.txt
 run: install
 	$(PY) -m gateway.run
 
-test: install
+# Debian's Chromium for the browser tests (tests/browser); Playwright never downloads a browser.
+browser-deps:
+	@if [ ! -x /usr/bin/chromium ]; then \
+		echo "installing Chromium (Debian) for the browser tests"; \
+		(apt-get install -y -qq --no-install-recommends chromium chromium-driver \
+		 || (apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium chromium-driver)) >/dev/null; \
+	fi
+
+test: install browser-deps
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) SWITCHYARD_VAR_DIR=$(CURDIR)/var/test \
 		$(PY) -m pytest $(PYTEST_ARGS)
 

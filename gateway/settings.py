@@ -154,6 +154,7 @@ DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Switchyard <switchyard@local
 AUTH_USER_MODEL = "gateway.User"
 LOGIN_URL = "console:login"
 LOGIN_REDIRECT_URL = "console:home"
+PORTAL_OPEN_SIGNUP, PORTAL_SIGNUP_TENANT = env_bool("PORTAL_OPEN_SIGNUP", False), env_str("PORTAL_SIGNUP_TENANT", "demo")  # noqa: E501 developer portal self-service sign-up (off: invitations only) and the tenant it joins
 LOGOUT_REDIRECT_URL = "console:login"
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

@@ -18,5 +18,6 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("console/", include("gateway.console.urls")),
+    path("portal/", include("portal.urls")),
     path("django-admin/", admin.site.urls),
 ]

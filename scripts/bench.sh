@@ -17,8 +17,10 @@
 #      BENCH_GW_PORT=8000   gateway port                       BENCH_HOLD_CONNS=10000
 #      BENCH_DB=sy_bench    scratch Postgres database          BENCH_REDIS_DB=6 (flushed at start)
 #      BENCH_HOLD=0 / BENCH_PEERS=0 / BENCH_GRANIAN=0 / BENCH_PROFILE=0   skip that part
-#      BENCH_MAX_FOREIGN=10 BENCH_RETRIES=2: a run whose foreign% (other processes' CPU, less this
-#                           bench's own Celery/Redis/Postgres) is above the limit is rerun, best kept
+#      BENCH_MAX_FOREIGN=10 BENCH_RETRIES=2: a run whose foreign% (CPU of other processes than the SUT,
+#                           this bench, the fake upstream, its Celery worker and Postgres backends; see
+#                           scripts/bench/sampler.py) is above the limit is rerun, the quietest kept
+#      BENCH_PEER_WAIT=240  extra seconds a slow peer may take to start
 #      BENCH_LOAD_CPU=0 BENCH_SUT_CPU=1 BENCH_PORT_BASE=18000   as the harness
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -34,7 +36,6 @@ UP=${BENCH_PORT_BASE:-18000} LOAD_CPU=${BENCH_LOAD_CPU:-0} SUT_CPU=${BENCH_SUT_C
 HOLD_C=${BENCH_HOLD_CONNS:-10000} MAXF=${BENCH_MAX_FOREIGN:-10} RETRIES=${BENCH_RETRIES:-2}
 # The bench tenant's key (a fixed, public test secret: the scratch database holds nothing else).
 KEY=sy-switchyard-bench-key-0000000000000000000000
-HZ=$(getconf CLK_TCK)
 export BENCH_LOAD_CPU=$LOAD_CPU BENCH_SUT_CPU=$SUT_CPU BENCH_PORT_BASE=$UP
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 mkdir -p "$WORK/var" "$WORK/logs"
@@ -77,6 +78,7 @@ stop_bg() { # stop_bg NAME: SIGTERM the group, SIGKILL after 15 s
 cleanup() {
   local rc=$?
   trap - EXIT INT TERM
+  if [ -n "${SAMPLER:-}" ]; then kill -TERM "$SAMPLER" 2>/dev/null || true; fi
   for ((i=${#STARTED[@]}-1; i>=0; i--)); do stop_bg "${STARTED[$i]}"; done
   [ -n "$PEER_RUNNING" ] && "$HARNESS/peers.sh" stop "$PEER_RUNNING" >/dev/null 2>&1 || true
   [ "$UPSTREAM_OURS" = 1 ] && "$HARNESS/upstream.sh" stop >/dev/null 2>&1 || true
@@ -85,18 +87,9 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# --- CPU accounting helpers -------------------------------------------------------------------------
+# --- helpers ----------------------------------------------------------------------------------------
 tree() { ps -e -o pid=,ppid= | awk -v r="$1" '{p[$1]=$2} END{s[r]=1; do{c=0; for(k in p) if((p[k] in s) && !(k in s)){s[k]=1; c=1}} while(c); for(k in s) print k}'; }
-ticks_of() { local t=0 v p; for p in "$@"; do v=$(sed 's/.*) //' "/proc/$p/stat" 2>/dev/null | awk '{print $12+$13}' || true); t=$((t+${v:-0})); done; echo $t; }
-tree_ticks() { [ -n "${1:-}" ] && ticks_of $(tree "$1") || echo 0; }
 rss_mb() { local t=0 v p; for p in $(tree "$1"); do v=$(awk '/^VmRSS/{print $2}' "/proc/$p/status" 2>/dev/null || true); t=$((t+${v:-0})); done; awk -v k=$t 'BEGIN{printf "%.0f", k/1024}'; }
-# This bench's own helpers whose CPU the harness counts as foreign: the Celery worker (drain) and the
-# Postgres backends of the scratch database. (Redis is shared with other users and left out.)
-pg_pids() { [ -n "${DATABASE_URL:-}" ] && command -v psql >/dev/null &&
-  psql -h 127.0.0.1 -U postgres -d "$DB" -tAXc "select pid from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()" 2>/dev/null || true; }
-infra_ticks() { local t; t=$(tree_ticks "$(cat "$WORK/celery.pid" 2>/dev/null || true)")
-  echo $(( t + $(ticks_of $(pg_pids)) )); }
-busy_ticks() { awk '/^cpu /{print $2+$3+$4+$7+$8}' /proc/stat; }
 kv() { sed -n "s/.* $2=\([^ ]*\).*/\1/p" <<<" $1"; }
 
 # --- 1. scratch environment ------------------------------------------------------------------------
@@ -288,7 +281,8 @@ echo "added TTFB: p50 $ADDED_TTFB ms, p90 $ADDED_TTFB90 ms"
 if [ "$DO_PROFILE" = 1 ]; then
   say "CPU profile of the gateway under json load (py-spy --gil, 50 connections, 10 s, 200 Hz)"
   if tool py-spy; then
-    "$HARNESS/load.sh" -c 50 -d 24 -w 0 -k "$KEY" "$GW" bench-json json >"$WORK/logs/profile-load.txt" 2>&1 &
+    # BENCH_QUIET_WAIT=0: load.sh would otherwise idle up to 60 s on a busy machine while py-spy samples
+    BENCH_QUIET_WAIT=0 "$HARNESS/load.sh" -c 50 -d 24 -w 0 -k "$KEY" "$GW" bench-json json >"$WORK/logs/profile-load.txt" 2>&1 &
     lp=$!
     sleep 4
     # --gil: only the thread holding the GIL (an idle executor thread otherwise counts as busy)
@@ -404,7 +398,7 @@ row() { printf '%-42s %-46s %-8s %s\n' "$@"; }
 pass() { awk -v v="$1" -v t="$2" -v op="$3" 'BEGIN{if (v=="") {print "n/a"; exit} ok = op=="le" ? v+0<=t : v+0>=t; print (ok ? "PASS" : "FAIL")}'; }
 fi_() { echo "$(mget "$1" foreign) (infra $(mget "$1" infra))"; }
 row metric value foreign% target
-sy_rps=$(cget json50 gateway rps) sy_cpu=$(mget json50.gateway cpu_ms_per_req)
+sy_rps=$(cget json50 gateway rps) sy_cpu=$(mget json50.gateway cpu_ms_per_req) sy_f=$(mget json50.gateway foreign)
 read -r a50 b50 <<<"$(cadded json50 gateway)"; read -r a10 b10 <<<"$(cadded json10 gateway)"
 read -r h50 hh50 <<<"$(cadded json50 nginx-hop)"
 row "Switchyard json c50 rps (uvicorn)" "$sy_rps" "$(fi_ json50.gateway)" ""
@@ -433,5 +427,7 @@ for p in portkey litellm; do
   tgt=$([ $p = portkey ] && echo 2 || echo 20)
   row "$p json c50 rps, CPU ms/req" "$(kv "$o" rps), $(mget $p cpu_ms_per_req)" "$(fi_ $p)" ""
   r=$(awk -v a="$sy_rps" -v b="$(kv "$o" rps)" 'BEGIN{printf "%.2f", (b>0) ? a/b : 0}')
-  row "Switchyard rps / $p rps (json c50)" "${r}x" "" ">= ${tgt}x $(pass "$r" $tgt ge)"
+  row "Switchyard rps / $p rps (json c50)" "${r}x" "$sy_f vs $(mget $p foreign)" ">= ${tgt}x $(pass "$r" $tgt ge)"
+  r=$(awk -v a="$sy_cpu" -v b="$(mget $p cpu_ms_per_req)" 'BEGIN{printf "%.2f", (a>0) ? b/a : 0}')
+  row "$p CPU/req / Switchyard CPU/req" "${r}x (less sensitive to foreign%)" "" ""
 done

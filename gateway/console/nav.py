@@ -3,6 +3,9 @@ from gateway.console.tenancy import ADMINS, AUDIT_READERS, KEY_WRITERS, MONEY_WR
 
 ALL = None
 NAV = [
+    ("console:dashboard", "Dashboard", ALL),
+    ("console:logs", "Request log", ALL),
+    ("console:costs", "Costs", MONEY_WRITERS),
     ("console:providers", "Providers", ALL),
     ("console:routes", "Routes", ALL),
     ("console:keys", "Keys", ALL),

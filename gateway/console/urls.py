@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from gateway.console.views import audit, keys, money, providers, routes, tenancy
+from gateway.console.views import audit, costs, dashboards, keys, logs, money, providers, routes, tenancy
 
 app_name = "console"
 
@@ -43,4 +43,8 @@ urlpatterns = [
     path("prices/<int:pk>/", money.price_edit, name="price_edit"),
     path("prices/<int:pk>/delete/", money.price_delete, name="price_delete"),
     path("audit/", audit.audit_list, name="audit"),
+    path("dashboard/", dashboards.dashboard, name="dashboard"),
+    path("logs/", logs.log_list, name="logs"),
+    path("logs/<int:pk>/", logs.log_detail, name="log_detail"),
+    path("costs/", costs.costs, name="costs"),
 ]

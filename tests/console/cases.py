@@ -5,6 +5,7 @@ A URL added to gateway/console/urls.py without an entry here fails tests/console
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from tests.console.ledger import make_usage
 from tests.factories import (
     make_budget,
     make_key,
@@ -66,4 +67,8 @@ CASES = {
     "price_edit": Case(factory=make_price_override, writes=True),
     "price_delete": Case(factory=make_price_override, writes=True),
     "audit": Case(),
+    "dashboard": Case(),
+    "logs": Case(),
+    "log_detail": Case(factory=make_usage),
+    "costs": Case(),
 }
