@@ -279,14 +279,15 @@ echo "added TTFB: p50 $ADDED_TTFB ms, p90 $ADDED_TTFB90 ms"
 
 # Before the hold run: its aftermath (e.g. a tripped breaker) must not colour the profile.
 if [ "$DO_PROFILE" = 1 ]; then
-  say "CPU profile of the gateway under json load (py-spy --gil, 50 connections, 10 s, 200 Hz)"
+  say "CPU profile of the gateway under json load (py-spy --gil --native, 50 connections, 10 s, 100 Hz)"
   if tool py-spy; then
     # BENCH_QUIET_WAIT=0: load.sh would otherwise idle up to 60 s on a busy machine while py-spy samples
     BENCH_QUIET_WAIT=0 "$HARNESS/load.sh" -c 50 -d 24 -w 0 -k "$KEY" "$GW" bench-json json >"$WORK/logs/profile-load.txt" 2>&1 &
     lp=$!
     sleep 4
-    # --gil: only the thread holding the GIL (an idle executor thread otherwise counts as busy)
-    taskset -c "$LOAD_CPU" "$WORK/tools/bin/py-spy" record --pid "$SUT_PID" --duration 10 --rate 200 --gil --format raw \
+    # --gil: only the thread holding the GIL (an idle executor thread otherwise counts as busy);
+    # --native: time in the garbage collector shows as such, not as the function whose allocation ran it
+    taskset -c "$LOAD_CPU" "$WORK/tools/bin/py-spy" record --pid "$SUT_PID" --duration 10 --rate 100 --gil --native --format raw \
       -o "$WORK/profile.txt" >"$WORK/logs/py-spy.log" 2>&1 || cat "$WORK/logs/py-spy.log"
     taskset -c "$LOAD_CPU" "$WORK/tools/bin/py-spy" record --pid "$SUT_PID" --duration 6 --rate 200 --gil \
       -o "$WORK/profile.svg" >>"$WORK/logs/py-spy.log" 2>&1 || true

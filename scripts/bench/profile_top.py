@@ -3,8 +3,10 @@
 
 usage: profile_top.py PROFILE.txt [N=15]
 A collapsed line is `frame;frame;...;leaf COUNT`, a frame `function (file.py:line)`. Self time goes to
-the leaf frame (line numbers dropped, so a function is one row); percentages are of all on-CPU samples
-(py-spy without --idle samples only running threads). Also prints self time per package.
+the deepest Python frame (line numbers dropped, so a function is one row): C code it calls counts as
+its own. With `py-spy --native`, a sample inside the cyclic garbage collector goes to one row of its
+own, `<garbage collector>`, instead of the Python function whose allocation happened to trigger it.
+Percentages are of all samples (with --gil: of the time the GIL was held). Also: self time per package.
 """
 import re
 import sys
@@ -48,6 +50,10 @@ def main():
                 frames = frames[1:]  # py-spy's optional process/thread pseudo-frames
             if not frames:
                 continue
+            if any(f[0].startswith(("gc_collect", "collect_with_callback")) for f in frames):
+                frames = [f for f in frames if f[1].endswith(".py")] + [("<garbage collector>", "")]
+            else:  # native frames (with --native): self time goes to the deepest Python frame
+                frames = [f for f in frames if f[1].endswith(".py")] or frames
             leaf = frames[-1]
             self_t[leaf] += c
             pkgs[package(leaf[1]) if leaf[1] else leaf[0]] += c
