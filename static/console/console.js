@@ -34,41 +34,47 @@
     return rest;
   }
 
-  async function tryIt(form) {
-    var output = document.getElementById("try-output");
-    var status = document.getElementById("try-status");
-    var key = document.getElementById("try-key").value.trim();
+  // POST a streaming chat completion to the data plane and append its text to `output`.
+  // Shared by the console's "try it" box and the portal playground (window.Switchyard.streamChat).
+  async function streamChat(endpoint, key, body, output, status) {
     output.textContent = "";
     status.textContent = "Sending…";
-    var response = await fetch(form.getAttribute("data-endpoint"), {
+    var response = await fetch(endpoint, {
       method: "POST",
-      credentials: "omit", // the data plane authenticates with the key, never the console session
+      credentials: "omit", // the data plane authenticates with the key, never the browser session
       headers: {"Content-Type": "application/json", "Authorization": "Bearer " + key},
-      body: JSON.stringify({
-        model: form.getAttribute("data-route"), stream: true,
-        messages: [{role: "user", content: document.getElementById("try-prompt").value}]
-      })
+      body: JSON.stringify(Object.assign({stream: true}, body))
     });
     if (!response.ok || !response.body) {
       var text = await response.text();
       var message = text;
       try { message = JSON.parse(text).error.message; } catch (e) { /* not JSON */ }
       status.textContent = "Error " + response.status + ": " + message;
-      return;
+      return false;
     }
     status.textContent = "Streaming…";
+    var append = function (text) { output.textContent += text; };
     var reader = response.body.getReader();
     var decoder = new TextDecoder();
     var buffer = "";
     for (;;) {
       var part = await reader.read();
       if (part.done) break;
-      buffer = parseEvents(buffer + decoder.decode(part.value, {stream: true}), function (text) {
-        output.textContent += text;
-      });
+      buffer = parseEvents(buffer + decoder.decode(part.value, {stream: true}), append);
     }
-    parseEvents(buffer + "\n", function (text) { output.textContent += text; });
-    status.textContent = "Done.";
+    parseEvents(buffer + "\n", append);
+    return true;
+  }
+
+  window.Switchyard = {streamChat: streamChat};
+
+  async function tryIt(form) {
+    var status = document.getElementById("try-status");
+    var done = await streamChat(form.getAttribute("data-endpoint"), document.getElementById("try-key").value.trim(), {
+      model: form.getAttribute("data-route"),
+      messages: [{role: "user", content: document.getElementById("try-prompt").value}]
+    }, document.getElementById("try-output"), status);
+    if (done) status.textContent = "Done.";
   }
 
   document.addEventListener("click", onCopy);

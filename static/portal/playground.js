@@ -3,64 +3,21 @@
 (function () {
   "use strict";
 
-  // Server-sent events arrive in arbitrary chunks: keep the unfinished line for the next read.
-  function parseEvents(buffer, onDelta) {
-    var lines = buffer.split("\n");
-    var rest = lines.pop();
-    lines.forEach(function (line) {
-      if (line.indexOf("data:") !== 0) return;
-      var data = line.slice(5).trim();
-      if (!data || data === "[DONE]") return;
-      try {
-        var chunk = JSON.parse(data);
-        var delta = chunk.choices && chunk.choices[0] && chunk.choices[0].delta;
-        if (delta && delta.content) onDelta(delta.content);
-      } catch (e) { /* a malformed event is skipped, the stream goes on */ }
-    });
-    return rest;
-  }
-
   function numberOf(id) {
     var value = document.getElementById(id).value;
     return value === "" ? undefined : Number(value);
   }
 
+  // The fetch-and-stream loop is console.js's (loaded by the portal layout).
   async function stream(endpoint, key, model, side) {
-    var output = document.getElementById("pg-output-" + side);
     var status = document.getElementById("pg-status-" + side);
     document.getElementById("pg-title-" + side).textContent = model;
-    output.textContent = "";
-    status.textContent = "Sending…";
     var started = performance.now();
-    var response = await fetch(endpoint, {
-      method: "POST",
-      credentials: "omit", // the data plane authenticates with the key, never the portal session
-      headers: {"Content-Type": "application/json", "Authorization": "Bearer " + key},
-      body: JSON.stringify({
-        model: model, stream: true, temperature: numberOf("pg-temperature"), max_tokens: numberOf("pg-max-tokens"),
-        messages: [{role: "user", content: document.getElementById("pg-prompt").value}]
-      })
-    });
-    if (!response.ok || !response.body) {
-      var text = await response.text();
-      var message = text;
-      try { message = JSON.parse(text).error.message; } catch (e) { /* not JSON */ }
-      status.textContent = "Error " + response.status + ": " + message;
-      return;
-    }
-    status.textContent = "Streaming…";
-    var reader = response.body.getReader();
-    var decoder = new TextDecoder();
-    var buffer = "";
-    for (;;) {
-      var part = await reader.read();
-      if (part.done) break;
-      buffer = parseEvents(buffer + decoder.decode(part.value, {stream: true}), function (text) {
-        output.textContent += text;
-      });
-    }
-    parseEvents(buffer + "\n", function (text) { output.textContent += text; });
-    status.textContent = "Done in " + Math.round(performance.now() - started) + " ms.";
+    var done = await window.Switchyard.streamChat(endpoint, key, {
+      model: model, temperature: numberOf("pg-temperature"), max_tokens: numberOf("pg-max-tokens"),
+      messages: [{role: "user", content: document.getElementById("pg-prompt").value}]
+    }, document.getElementById("pg-output-" + side), status);
+    if (done) status.textContent = "Done in " + Math.round(performance.now() - started) + " ms.";
   }
 
   function onSubmit(event) {
