@@ -38,7 +38,7 @@ ZERO = Decimal(0)
 LEDGER_COLUMN = {"team": "team_id", "key": "key_id", "user": "user_id"}
 
 
-def _subject_id(b: Budget) -> int:
+def subject_id(b: Budget) -> int:
     return {"tenant": b.tenant_id, "team": b.team_id, "key": b.api_key_id, "user": b.user_id}[b.scope]
 
 
@@ -53,7 +53,7 @@ def _zone(name: str) -> str:
 
 def budget_info(b: Budget) -> BudgetInfo:
     return BudgetInfo(
-        id=b.pk, tenant_id=b.tenant_id, scope=b.scope, subject_id=_subject_id(b), name=b.subject_label,
+        id=b.pk, tenant_id=b.tenant_id, scope=b.scope, subject_id=subject_id(b), name=b.subject_label,
         route_id=b.route_id, route_name=b.route.name if b.route_id else "",
         amount_micro=money.ceil_micro(b.amount_usd), period=b.period, action=b.action,
         downgrade_route_id=b.downgrade_route_id, time_zone=_zone(b.tenant.time_zone),
@@ -88,13 +88,19 @@ def _at(epoch: float) -> datetime:
     return datetime.fromtimestamp(epoch, tz=UTC)
 
 
+def subject_rows(tenant_id: int, scope: str, subject_id: int, route_id: int | None):
+    """Ledger rows that count against a budget of this scope, subject and optional route."""
+    rows = UsageRecord.objects.filter(tenant_id=tenant_id)
+    if scope in LEDGER_COLUMN:
+        rows = rows.filter(**{LEDGER_COLUMN[scope]: subject_id})
+    if route_id is not None:
+        rows = rows.filter(route_id=route_id)
+    return rows
+
+
 def ledger_spend(info: BudgetInfo, start: float, cut: float) -> tuple[int, dict[int, int]]:
     """From the ledger: (pico-dollars before the cut, {epoch minute: pico-dollars} from the cut on)."""
-    rows = UsageRecord.objects.filter(tenant_id=info.tenant_id, created_at__gte=_at(start))
-    if info.scope in LEDGER_COLUMN:
-        rows = rows.filter(**{LEDGER_COLUMN[info.scope]: info.subject_id})
-    if info.route_id is not None:
-        rows = rows.filter(route_id=info.route_id)
+    rows = subject_rows(info.tenant_id, info.scope, info.subject_id, info.route_id).filter(created_at__gte=_at(start))
     before = rows.filter(created_at__lt=_at(cut)).aggregate(total=Sum("cost_usd"))["total"] or ZERO
     recent = (rows.filter(created_at__gte=_at(cut)).order_by()
               .values(minute=TruncMinute("created_at", tzinfo=UTC)).annotate(total=Sum("cost_usd")))

@@ -6,27 +6,18 @@ from decimal import Decimal
 
 from django.db.models import Q, Sum
 
+from billing.budgets import subject_id, subject_rows
 from billing.models import Budget, UsageRecord
 
 ZERO = Decimal(0)
-# Budget scope -> (ledger column, budget attribute holding the subject's id).
-SCOPE_COLUMNS = {
-    Budget.Scope.TEAM: ("team_id", "team_id"),
-    Budget.Scope.KEY: ("key_id", "api_key_id"),
-    Budget.Scope.USER: ("user_id", "user_id"),
-}
 
 
 def budget_ledger(budget: Budget, start: datetime, end: datetime | None, now: datetime):
     """Ledger rows that count against `budget` from `start` until `now` (and before `end`)."""
-    rows = UsageRecord.objects.filter(tenant_id=budget.tenant_id, created_at__gte=start, created_at__lte=now)
+    rows = subject_rows(budget.tenant_id, budget.scope, subject_id(budget), budget.route_id)
+    rows = rows.filter(created_at__gte=start, created_at__lte=now)
     if end is not None:
         rows = rows.filter(created_at__lt=end)
-    if budget.scope in SCOPE_COLUMNS:
-        column, attribute = SCOPE_COLUMNS[budget.scope]
-        rows = rows.filter(**{column: getattr(budget, attribute)})
-    if budget.route_id is not None:
-        rows = rows.filter(route_id=budget.route_id)
     return rows
 
 
