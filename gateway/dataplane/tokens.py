@@ -59,3 +59,11 @@ def count_prompt(canonical: dict) -> int:
             content = "".join(p.get("text") or "" for p in content if isinstance(p, dict))
         total += MESSAGE_OVERHEAD + count_text(content if isinstance(content, str) else "")
     return total
+
+
+def prompt_tokens(ctx) -> int:
+    """The request's input tokens, counted once per request however many steps ask."""
+    counted = ctx.state.get("prompt_tokens")
+    if counted is None:
+        counted = ctx.state["prompt_tokens"] = count_prompt(ctx.canonical or {})
+    return counted

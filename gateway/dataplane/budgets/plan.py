@@ -7,7 +7,7 @@ from decimal import Decimal
 from gateway.dataplane.budgets import money
 from gateway.dataplane.budgets.periods import window
 from gateway.dataplane.pricing import price_for
-from gateway.dataplane.tokens import count_prompt
+from gateway.dataplane.tokens import prompt_tokens
 
 BLOCK, ALERT, DOWNGRADE = "block", "alert", "downgrade"
 # How the reserve script treats a budget: count only, refuse when full, or ask for a downgrade.
@@ -96,7 +96,7 @@ def worst_case_micro(ctx, route) -> int:
     """
     price_in, price_out = _dearest(ctx, route)
     canonical = ctx.canonical or {}
-    cost = count_prompt(canonical) * price_in if price_in else ZERO  # free input: no need to tokenize
+    cost = prompt_tokens(ctx) * price_in if price_in else ZERO  # free input: no need to tokenize
     if ctx.endpoint != "embeddings":
         cost += output_bound(canonical, route) * price_out
     return money.ceil_micro(cost)

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
-from gateway.dataplane.tokens import count_prompt
+from gateway.dataplane.tokens import prompt_tokens
 
 # Output tokens reserved for a chat request that names no max_tokens and whose route has no
 # cap: about one long answer. Reconciled with the real count after the call either way.
@@ -74,11 +74,11 @@ def estimate_tokens(ctx) -> int:
     """Input tokens counted now plus the output the request may produce (reconciled afterwards)."""
     canonical = ctx.canonical or {}
     if ctx.endpoint == "embeddings":
-        return count_prompt(canonical)
+        return prompt_tokens(ctx)
     output = canonical.get("max_completion_tokens") or canonical.get("max_tokens")
     if not isinstance(output, int) or output < 0:
         output = getattr(settings, "RATELIMIT_DEFAULT_OUTPUT_TOKENS", DEFAULT_OUTPUT_TOKENS)
-    return count_prompt(canonical) + output
+    return prompt_tokens(ctx) + output
 
 
 def used_tokens(ctx) -> int:

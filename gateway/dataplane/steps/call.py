@@ -22,7 +22,7 @@ from gateway.dataplane.resilience import get_resilience
 from gateway.dataplane.resilience.failover import serve
 from gateway.dataplane.runtime import get_runtime
 from gateway.dataplane.steps.relay import PassthroughRelay, relay_local, relay_translated
-from gateway.dataplane.tokens import count_prompt, count_text
+from gateway.dataplane.tokens import count_text, prompt_tokens
 
 MAX_RESPONSE_BYTES = 64 * 1024 * 1024  # a non-streamed answer larger than this is an upstream fault
 
@@ -141,5 +141,5 @@ def _estimate_usage(ctx):
         return
     relay = getattr(ctx, "relay", None)
     delivered = relay.delivered_text() if relay is not None else ""
-    ctx.usage = Usage(input_tokens=count_prompt(ctx.canonical or {}), output_tokens=count_text(delivered),
+    ctx.usage = Usage(input_tokens=prompt_tokens(ctx), output_tokens=count_text(delivered),
                       estimated=True)
