@@ -16,7 +16,8 @@
 #      BENCH_WORK=/tmp/sy-bench  scratch dir (var/, logs, tools, profile)
 #      BENCH_GW_PORT=8000   gateway port                       BENCH_HOLD_CONNS=10000
 #      BENCH_DB=sy_bench    scratch Postgres database          BENCH_REDIS_DB=6 (flushed at start)
-#      BENCH_HOLD=0 / BENCH_PEERS=0 / BENCH_GRANIAN=0 / BENCH_PROFILE=0   skip that part
+#      BENCH_HOLD=0 / BENCH_PEERS=0 / BENCH_GRANIAN=0 / BENCH_PROFILE=0 / BENCH_POLICIES=0   skip that part
+#      BENCH_POLICY_ROUNDS=2  policies off/on pairs (distinct prompts, scripts/bench/unique.lua)
 #      BENCH_MAX_FOREIGN=10 BENCH_RETRIES=2: a run whose foreign% (CPU of other processes than the SUT,
 #                           this bench, the fake upstream, its Celery worker and Postgres backends; see
 #                           scripts/bench/sampler.py) is above the limit is rerun, the quietest kept
@@ -31,11 +32,13 @@ PY=$ROOT/.venv/bin/python
 QUICK=${BENCH_QUICK:-0}
 if [ "$QUICK" = 1 ]; then D=${BENCH_DURATION:-5}; def=0; else D=${BENCH_DURATION:-15}; def=1; fi
 DO_HOLD=${BENCH_HOLD:-$def} DO_PEERS=${BENCH_PEERS:-$def} DO_GRANIAN=${BENCH_GRANIAN:-$def} DO_PROFILE=${BENCH_PROFILE:-$def}
+DO_POLICIES=${BENCH_POLICIES:-1} POLICY_ROUNDS=${BENCH_POLICY_ROUNDS:-2}
 PORT=${BENCH_GW_PORT:-8000} GW=http://127.0.0.1:${BENCH_GW_PORT:-8000}
 UP=${BENCH_PORT_BASE:-18000} LOAD_CPU=${BENCH_LOAD_CPU:-0} SUT_CPU=${BENCH_SUT_CPU:-1}
 HOLD_C=${BENCH_HOLD_CONNS:-10000} MAXF=${BENCH_MAX_FOREIGN:-10} RETRIES=${BENCH_RETRIES:-2}
 # The bench tenant's key (a fixed, public test secret: the scratch database holds nothing else).
 KEY=sy-switchyard-bench-key-0000000000000000000000
+PKEY=sy-switchyard-bench-policies-key-000000000000  # the key with rate limits (policies run)
 export BENCH_LOAD_CPU=$LOAD_CPU BENCH_SUT_CPU=$SUT_CPU BENCH_PORT_BASE=$UP
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 mkdir -p "$WORK/var" "$WORK/logs"
@@ -132,7 +135,7 @@ PY
 echo "DATABASE_URL=${DATABASE_URL:-(SQLite under $WORK/var)} REDIS_URL=${REDIS_URL:-(embedded: in-process, spool + in-process ledger writer)}"
 echo "SWITCHYARD_VAR_DIR=$WORK/var  harness=$HARNESS  load cpu $LOAD_CPU, SUT cpu $SUT_CPU, $D s runs"
 "$PY" manage.py migrate --noinput -v 0
-sed -e "s/@UP1@/$((UP+1))/g; s/@UP2@/$((UP+2))/g; s/@UP4@/$((UP+4))/g; s/@UP5@/$((UP+5))/g; s/@KEY@/$KEY/g" \
+sed -e "s/@UP1@/$((UP+1))/g; s/@UP2@/$((UP+2))/g; s/@UP4@/$((UP+4))/g; s/@UP5@/$((UP+5))/g; s/@KEY@/$KEY/g; s/@PKEY@/$PKEY/g" \
     "$ROOT/scripts/bench/switchyard-bench.yaml" >"$WORK/switchyard-bench.yaml"
 "$PY" manage.py apply_config "$WORK/switchyard-bench.yaml" | tail -n 3
 "$PY" -c 'import django; django.setup(); from gateway.celery import ensure_filesystem_queue as e; e()'
@@ -277,6 +280,36 @@ ADDED_TTFB=$(awk -v a="$(kv "$TTFB_GW" ttfb_p50_ms)" -v b="$(kv "$TTFB_DIRECT" t
 ADDED_TTFB90=$(awk -v a="$(kv "$TTFB_GW" ttfb_p90_ms)" -v b="$(kv "$TTFB_DIRECT" ttfb_p90_ms)" 'BEGIN{printf "%+.1f", a-b}')
 echo "added TTFB: p50 $ADDED_TTFB ms, p90 $ADDED_TTFB90 ms"
 
+# Issue 4's overhead figure: the same load (50 connections, distinct prompts) on the plain route and on
+# bench-policies (key + route rpm/tpm limits, exact cache lookup that misses then a write, least-in-flight
+# across two targets), alternated POLICY_ROUNDS times so drift hits both sides alike.
+declare -A P_OUT
+policy_run() { # policy_run TAG KEY MODEL: one warm-up and one measured wrk run with scripts/bench/unique.lua
+  local tag=$1 key=$2 model=$3 out
+  sampler_start "$SUT_PID"
+  BENCH_MODEL=$model taskset -c "$LOAD_CPU" wrk -t 1 -c 50 -d 2s --timeout 60s -s "$ROOT/scripts/bench/unique.lua" \
+    -H "Authorization: Bearer $key" "$GW" >/dev/null
+  out=$(BENCH_MODEL=$model taskset -c "$LOAD_CPU" wrk -t 1 -c 50 -d "${D}s" --timeout 60s \
+    -s "$ROOT/scripts/bench/unique.lua" -H "Authorization: Bearer $key" "$GW" | grep '^RESULT' || true)
+  sampler_stop
+  corrected "$tag" "$(run_line "$GW" "${D}s")" "$(kv "$out" rps)"
+  P_OUT[$tag]=$out
+  echo "  $tag: $out"
+}
+POLICY_OFF="" POLICY_ON=""
+if [ "$DO_POLICIES" = 1 ]; then
+  say "policies overhead: distinct prompts, 50 connections, plain route vs bench-policies ($POLICY_ROUNDS rounds)"
+  for ((r=1; r<=POLICY_ROUNDS; r++)); do
+    policy_run "pol.off.$r" "$KEY" bench-json
+    policy_run "pol.on.$r" "$PKEY" bench-policies
+  done
+  mean_rps() { for ((r=1; r<=POLICY_ROUNDS; r++)); do kv "${P_OUT[$1.$r]}" rps; done | awk '{s+=$1} END{printf "%.1f", NR ? s/NR : 0}'; }
+  POLICY_OFF=$(mean_rps pol.off) POLICY_ON=$(mean_rps pol.on)
+  POLICY_ERR=$(for t in "${!P_OUT[@]}"; do echo "$(kv "${P_OUT[$t]}" non2xx) $(kv "${P_OUT[$t]}" sockerr) $(kv "${P_OUT[$t]}" timeouts)"; done \
+    | awk '{s+=$1+$2+$3} END{print s+0}')
+  echo "mean rps: plain $POLICY_OFF, policies $POLICY_ON; errors (non2xx+sockerr+timeouts) in these runs: $POLICY_ERR"
+fi
+
 # Before the hold run: its aftermath (e.g. a tripped breaker) must not colour the profile.
 if [ "$DO_PROFILE" = 1 ]; then
   say "CPU profile of the gateway under json load (py-spy --gil --native, 50 connections, 10 s, 100 Hz)"
@@ -415,6 +448,12 @@ if [ -n "$HOLD" ]; then
   he=$(( $(kv "$HOLD" non2xx || true)+0 + $(kv "$HOLD" sockerr || true)+0 + $(kv "$HOLD" timeouts || true)+0 ))
   row "hold $HOLD_C streams: completed / errors" "$(kv "$HOLD" reqs) / $he (non2xx $(kv "$HOLD" non2xx), sockerr $(kv "$HOLD" sockerr), timeouts $(kv "$HOLD" timeouts))" "$(mget hold foreign)" ""
   row "hold: rss_peak_mb, stream p50 ms" "$(mget hold rss_peak_mb), $(kv "$HOLD" p50_ms)" "" ""
+fi
+if [ -n "$POLICY_OFF" ]; then
+  drop=$(awk -v a="$POLICY_OFF" -v b="$POLICY_ON" 'BEGIN{printf "%.1f", (a>0) ? (a-b)*100/a : 0}')
+  pf=$(for ((r=1; r<=POLICY_ROUNDS; r++)); do echo "$(mget "pol.off.$r" foreign)/$(mget "pol.on.$r" foreign)"; done | paste -sd' ')
+  row "policies off / on rps (distinct prompts, c50)" "$POLICY_OFF / $POLICY_ON: ${drop} % fewer, $POLICY_ERR errors" "$pf" "<= 15 % $(pass "$drop" 15 le)"
+  row "CPU ms/req policies off / on (round 1)" "$(mget pol.off.1 cpu_ms_per_req) / $(mget pol.on.1 cpu_ms_per_req)" "" ""
 fi
 row "idle RSS per worker (MB)" "$IDLE_RSS after start-up, $IDLE_RSS_AFTER after the loads" "" ""
 if [ -n "$GRAN" ]; then

@@ -17,6 +17,7 @@ from gateway.dataplane.errors import ProviderError
 from gateway.dataplane.netguard import BlockedAddress, GuardedResolver, check_literal_host
 
 READ_CHUNK = 65536  # bytes per read from the upstream socket
+MAX_CHECKED = 4096  # bounds the per-process memo of checked URLs and timeout objects
 
 
 class UpstreamClient:
@@ -24,6 +25,8 @@ class UpstreamClient:
         self.allow_private = allow_private
         self.allow_cidrs = allow_cidrs
         self._session: aiohttp.ClientSession | None = None
+        self._checked: set[str] = set()  # upstream URLs whose host passed the SSRF check
+        self._timeouts: dict[Timeouts, aiohttp.ClientTimeout] = {}
 
     def session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
@@ -34,7 +37,10 @@ class UpstreamClient:
                 enable_cleanup_closed=True,
             )
             self._session = aiohttp.ClientSession(
-                connector=connector, auto_decompress=True, skip_auto_headers=("User-Agent",)
+                connector=connector, auto_decompress=True, skip_auto_headers=("User-Agent",),
+                # An upstream's Set-Cookie must never ride along on another tenant's request
+                # (and a cookie jar costs a lookup per request).
+                cookie_jar=aiohttp.DummyCookieJar(),
             )
         return self._session
 
@@ -42,12 +48,30 @@ class UpstreamClient:
         if self._session is not None:
             await self._session.close()
 
+    def _check_host(self, url: str) -> None:
+        """SSRF check of an IP-literal host; a URL that passed is remembered (they are few:
+        one per provider base URL), a refused one is checked again each time."""
+        if url in self._checked:
+            return
+        check_literal_host(urlsplit(url).hostname or "", self.allow_private, self.allow_cidrs)
+        if len(self._checked) >= MAX_CHECKED:
+            self._checked.clear()
+        self._checked.add(url)
+
+    def _timeout(self, timeouts: Timeouts) -> aiohttp.ClientTimeout:
+        timeout = self._timeouts.get(timeouts)
+        if timeout is None:
+            if len(self._timeouts) >= MAX_CHECKED:
+                self._timeouts.clear()
+            timeout = self._timeouts[timeouts] = aiohttp.ClientTimeout(
+                total=None, sock_connect=timeouts.connect, sock_read=timeouts.idle)
+        return timeout
+
     async def open(self, req: UpstreamRequest, timeouts: Timeouts) -> aiohttp.ClientResponse:
         """Send the request; returns once the status line and headers arrived."""
-        host = urlsplit(req.url).hostname or ""
         try:
-            check_literal_host(host, self.allow_private, self.allow_cidrs)
-            timeout = aiohttp.ClientTimeout(total=None, sock_connect=timeouts.connect, sock_read=timeouts.idle)
+            self._check_host(req.url)
+            timeout = self._timeout(timeouts)
             async with asyncio.timeout(timeouts.connect + timeouts.first_byte):
                 return await self.session().request(
                     req.method, req.url, data=req.body, headers=req.headers, allow_redirects=False, timeout=timeout

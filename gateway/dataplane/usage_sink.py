@@ -9,8 +9,9 @@ spool into the ledger from a worker thread (the in-process batcher).
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
+
+import orjson
 
 from billing import spool
 
@@ -78,7 +79,7 @@ class UsageSink:
         try:
             pipe = self.redis.pipeline(transaction=False)
             for event in events:
-                pipe.xadd(STREAM, {FIELD: json.dumps(event, separators=(",", ":"))})
+                pipe.xadd(STREAM, {FIELD: orjson.dumps(event)})
             await pipe.execute()
         except Exception as exc:  # noqa: BLE001 - any Redis failure means: spool
             if self.redis_ok:

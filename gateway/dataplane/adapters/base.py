@@ -14,6 +14,8 @@ from collections.abc import Iterable, Mapping
 from email.utils import parsedate_to_datetime
 from typing import Any, Protocol
 
+import orjson
+
 from ..canonical import Target, UpstreamRequest, Usage, usage_from_dict
 from ..errors import ProviderError, scrub
 from ..sse import SSEError, SSEEvent, SSEParser
@@ -188,7 +190,13 @@ class Adapter:
     def passthrough_usage(self, body: bytes) -> Usage | None:
         """Usage from a passed-through (untranslated) non-streaming response."""
         try:
-            obj = json.loads(body)
+            obj = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            try:
+                obj = json.loads(body)  # what orjson refuses but Python reads (NaN in logprobs, say)
+            except MALFORMED:
+                return None
+        try:
             return usage_from_dict(obj.get("usage"))
         except MALFORMED:
             return None

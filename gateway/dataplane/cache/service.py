@@ -57,9 +57,9 @@ class CacheRuntime:
         self.tasks: set[asyncio.Task] = set()
 
     def background(self, coro) -> None:
-        """Run cache writes after the answer went out, off the request's task: once the last byte
-        is sent the data plane cancels whatever the request still awaits (the client's
-        http.disconnect arrives then), so a write awaited there would be cut short."""
+        """Run cache writes after the answer went out, off the request's task: the client is not
+        kept waiting for them, and a client that leaves (which cancels the request) cannot cut
+        a write short."""
         task = asyncio.ensure_future(coro)
         self.tasks.add(task)  # keep a reference: the loop holds tasks only weakly
         task.add_done_callback(self._done)
