@@ -6,7 +6,6 @@ or a database outage leaves them pending for redelivery instead of losing them
 """
 from __future__ import annotations
 
-import json
 import logging
 import os
 import socket
@@ -14,12 +13,14 @@ import socket
 import redis
 
 from billing.ledger import ledger_write
+from billing.usage_entries import EVENTS_PER_ENTRY, FIELD, STREAM, decode_entry, encode_entries
+
+__all__ = ["FIELD", "STREAM", "drain", "ensure_group", "publish"]
 
 log = logging.getLogger(__name__)
-STREAM = "sy:usage"
 GROUP = "ledger"
-FIELD = b"e"
-BATCH = 500  # events per ledger transaction
+# Entries per read: with up to EVENTS_PER_ENTRY events each, at most 500 events per ledger transaction.
+ENTRIES_PER_READ = max(1, 500 // EVENTS_PER_ENTRY)
 # A consumer that died holding events: reclaim them after this long (ms).
 RECLAIM_IDLE_MS = 30_000
 
@@ -38,7 +39,7 @@ def ensure_group(client):
 
 def _write_and_ack(client, entries):
     ids = [entry_id for entry_id, _fields in entries]
-    events = [json.loads(fields[FIELD]) for _id, fields in entries if FIELD in fields]
+    events = [event for _id, fields in entries for event in _events(_id, fields)]
     written = ledger_write(events)
     # Only now, after the commit: acknowledge and drop from the stream.
     pipe = client.pipeline(transaction=False)
@@ -48,15 +49,24 @@ def _write_and_ack(client, entries):
     return written
 
 
+def _events(entry_id, fields):
+    try:
+        return decode_entry(fields)
+    except ValueError:
+        # Unreadable now means unreadable forever: log it (by id, never its content) and move on.
+        log.error("usage stream entry %s is not valid JSON; skipped", entry_id)
+        return []
+
+
 def drain(client, max_batches=100):
-    """Move up to max_batches × BATCH events into the ledger; returns rows written."""
+    """Move up to max_batches reads (each at most 500 events) into the ledger; returns rows written."""
     ensure_group(client)
     consumer, written = _consumer_name(), 0
-    _next, claimed, *_ = client.xautoclaim(STREAM, GROUP, consumer, RECLAIM_IDLE_MS, "0-0", count=BATCH)
+    _next, claimed, *_ = client.xautoclaim(STREAM, GROUP, consumer, RECLAIM_IDLE_MS, "0-0", count=ENTRIES_PER_READ)
     if claimed:
         written += _write_and_ack(client, claimed)
     for _ in range(max_batches):
-        reply = client.xreadgroup(GROUP, consumer, {STREAM: ">"}, count=BATCH)
+        reply = client.xreadgroup(GROUP, consumer, {STREAM: ">"}, count=ENTRIES_PER_READ)
         entries = reply[0][1] if reply else []
         if not entries:
             break
@@ -67,6 +77,6 @@ def drain(client, max_batches=100):
 def publish(client, events):
     """Synchronous XADD of a batch (used by spool replay)."""
     pipe = client.pipeline(transaction=False)
-    for event in events:
-        pipe.xadd(STREAM, {FIELD: json.dumps(event, separators=(",", ":"))})
+    for entry in encode_entries(events):
+        pipe.xadd(STREAM, entry)
     pipe.execute()

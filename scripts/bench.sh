@@ -16,7 +16,7 @@
 #      BENCH_WORK=/tmp/sy-bench  scratch dir (var/, logs, tools, profile)
 #      BENCH_GW_PORT=8000   gateway port                       BENCH_HOLD_CONNS=10000
 #      BENCH_DB=sy_bench    scratch Postgres database          BENCH_REDIS_DB=6 (flushed at start)
-#      BENCH_HOLD=0 / BENCH_PEERS=0 / BENCH_GRANIAN=0 / BENCH_PROFILE=0 / BENCH_POLICIES=0   skip that part
+#      BENCH_HOLD=0 / BENCH_PEERS=0 / BENCH_GRANIAN=0 / BENCH_PROFILE=0 / BENCH_POLICIES=0 / BENCH_FLOOR=0   skip that part
 #      BENCH_POLICY_ROUNDS=2  policies off/on pairs (distinct prompts, scripts/bench/unique.lua)
 #      BENCH_MAX_FOREIGN=10 BENCH_RETRIES=2: a run whose foreign% (CPU of other processes than the SUT,
 #                           this bench, the fake upstream, its Celery worker and Postgres backends; see
@@ -380,6 +380,17 @@ for route, status, code, n in bad:
 PY
 stop_bg uvicorn
 
+FLOOR=""
+if [ "${BENCH_FLOOR:-1}" = 1 ]; then
+  say "floor: a bare uvicorn + aiohttp proxy (scripts/bench/floor.py: no auth, routing or accounting), json c50, same core"
+  start_bg floor "$SUT_CPU" env FLOOR_UPSTREAM="http://127.0.0.1:$((UP+1))" "$PY" -m uvicorn scripts.bench.floor:app \
+    --host 127.0.0.1 --port "$PORT" --no-access-log --loop uvloop --http httptools --log-level warning --backlog 16384
+  for _ in $(seq 60); do curl -s -o /dev/null -X POST -d '{}' "$GW/v1/chat/completions" && break; sleep 0.5; done
+  FLOOR_PID=$(cat "$WORK/floor.pid")
+  load_run floor "$FLOOR_PID" -c 50 -d "$D" -p "$FLOOR_PID" "$GW" bench-json json && FLOOR=1
+  stop_bg floor
+fi
+
 GRAN=""
 if [ "$DO_GRANIAN" = 1 ]; then
   say "granian (not a project dependency; installed into $WORK/tools): json, gateway only, same flags otherwise"
@@ -456,6 +467,11 @@ if [ -n "$POLICY_OFF" ]; then
   row "CPU ms/req policies off / on (round 1)" "$(mget pol.off.1 cpu_ms_per_req) / $(mget pol.on.1 cpu_ms_per_req)" "" ""
 fi
 row "idle RSS per worker (MB)" "$IDLE_RSS after start-up, $IDLE_RSS_AFTER after the loads" "" ""
+if [ -n "$FLOOR" ]; then
+  f=${L_OUT[floor]}
+  row "floor json c50 rps, CPU ms/req" "$(kv "$f" rps), $(mget floor cpu_ms_per_req)" "$(fi_ floor)" ""
+  row "Switchyard rps / floor rps, CPU / floor CPU" "$(awk -v a="$sy_rps" -v b="$(kv "$f" rps)" 'BEGIN{printf "%.2f", (b>0) ? a/b : 0}')x, $(awk -v a="$sy_cpu" -v b="$(mget floor cpu_ms_per_req)" 'BEGIN{printf "%.2f", (b>0) ? a/b : 0}')x" "" ""
+fi
 if [ -n "$GRAN" ]; then
   g=${L_OUT[gran50]} g10=${L_OUT[gran10]}
   row "granian json c50 rps, CPU ms/req, p99" "$(kv "$g" rps), $(mget gran50 cpu_ms_per_req), $(kv "$g" p99_ms)" "$(fi_ gran50)" "uvicorn: $sy_rps, $sy_cpu, $(cget json50 gateway p99)"

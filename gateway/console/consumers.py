@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from datetime import UTC, datetime
 
@@ -22,7 +21,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
 from billing.models import UsageRecord
-from billing.usage_stream import FIELD, STREAM
+from billing.usage_entries import STREAM, decode_entry
 from gateway.console.tenancy import SESSION_KEY, tenants_for
 from gateway.models import ApiKey, Role
 
@@ -120,7 +119,7 @@ class TailConsumer(AsyncJsonWebsocketConsumer):
                 for _stream, entries in reply or []:
                     for entry_id, fields in entries:
                         last = entry_id
-                        await self._send_event(fields)
+                        await self._send_events(fields)
         finally:
             await client.aclose()
 
@@ -132,13 +131,14 @@ class TailConsumer(AsyncJsonWebsocketConsumer):
         except aioredis.ResponseError:  # no stream yet
             return "0-0"
 
-    async def _send_event(self, fields):
+    async def _send_events(self, fields):
         try:
-            event = json.loads(fields[FIELD])
-        except (KeyError, ValueError):
+            events = decode_entry(fields)
+        except ValueError:
             return
-        if self.visible(event):
-            await self.send_row(event, datetime.fromtimestamp(float(event.get("created_at") or 0), tz=UTC))
+        for event in events:
+            if self.visible(event):
+                await self.send_row(event, datetime.fromtimestamp(float(event.get("created_at") or 0), tz=UTC))
 
     async def follow_ledger(self, last):
         while True:

@@ -6,7 +6,6 @@ followed; the SSRF guard runs at connect time (netguard.py).
 """
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from urllib.parse import urlsplit
 
@@ -59,23 +58,25 @@ class UpstreamClient:
         self._checked.add(url)
 
     def _timeout(self, timeouts: Timeouts) -> aiohttp.ClientTimeout:
+        """aiohttp's own timers, no extra timeout scope per request: `connect` bounds getting a
+        connection (DNS, TCP, TLS); `sock_read` restarts with every byte received, so until the
+        response head arrives it is the first-byte timeout (switched to idle afterwards)."""
         timeout = self._timeouts.get(timeouts)
         if timeout is None:
             if len(self._timeouts) >= MAX_CHECKED:
                 self._timeouts.clear()
             timeout = self._timeouts[timeouts] = aiohttp.ClientTimeout(
-                total=None, sock_connect=timeouts.connect, sock_read=timeouts.idle)
+                total=None, connect=timeouts.connect, sock_read=timeouts.first_byte)
         return timeout
 
     async def open(self, req: UpstreamRequest, timeouts: Timeouts) -> aiohttp.ClientResponse:
         """Send the request; returns once the status line and headers arrived."""
         try:
             self._check_host(req.url)
-            timeout = self._timeout(timeouts)
-            async with asyncio.timeout(timeouts.connect + timeouts.first_byte):
-                return await self.session().request(
-                    req.method, req.url, data=req.body, headers=req.headers, allow_redirects=False, timeout=timeout
-                )
+            resp = await self.session().request(
+                req.method, req.url, data=req.body, headers=req.headers, allow_redirects=False,
+                timeout=self._timeout(timeouts),
+            )
         except BlockedAddress:
             raise ProviderError(502, "upstream address is not allowed", permanent=True, code="upstream_blocked")
         except TimeoutError:
@@ -84,6 +85,20 @@ class UpstreamClient:
             raise ProviderError.connection("could not connect to the upstream") from None
         except (aiohttp.ClientError, OSError):
             raise ProviderError.connection("upstream connection failed") from None
+        _to_idle_timeout(resp, timeouts.idle)
+        return resp
+
+
+def _to_idle_timeout(resp: aiohttp.ClientResponse, idle: float) -> None:
+    """From the response head on, `sock_read` is the idle gap between bytes. The timer already
+    running (started by the head, with the first-byte value) is restarted with the new value
+    (tests/fault/test_streams.py's stalled-stream test fails if it were not)."""
+    connection = resp.connection
+    protocol = connection.protocol if connection is not None else None
+    if protocol is None:
+        return  # the whole answer is in already
+    protocol.read_timeout = idle
+    protocol.start_timeout()
 
 
 async def read_body(resp: aiohttp.ClientResponse, limit: int) -> bytes:

@@ -11,13 +11,10 @@ from __future__ import annotations
 import asyncio
 import logging
 
-import orjson
-
 from billing import spool
+from billing.usage_entries import STREAM, encode_entries
 
 log = logging.getLogger("switchyard.usage")
-STREAM = "sy:usage"
-FIELD = "e"
 FLUSH_INTERVAL_S = 0.05  # bounds what a hard crash can lose to ~50 ms of events
 REPLAY_INTERVAL_S = 1.0
 MAX_BUFFER = 5000  # flush early under a burst
@@ -78,8 +75,8 @@ class UsageSink:
     async def _publish(self, events) -> bool:
         try:
             pipe = self.redis.pipeline(transaction=False)
-            for event in events:
-                pipe.xadd(STREAM, {FIELD: orjson.dumps(event)})
+            for entry in encode_entries(events):
+                pipe.xadd(STREAM, entry)
             await pipe.execute()
         except Exception as exc:  # noqa: BLE001 - any Redis failure means: spool
             if self.redis_ok:
