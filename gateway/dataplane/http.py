@@ -6,6 +6,7 @@ followed; the SSRF guard runs at connect time (netguard.py).
 """
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from urllib.parse import urlsplit
 
@@ -17,6 +18,23 @@ from gateway.dataplane.netguard import BlockedAddress, GuardedResolver, check_li
 
 READ_CHUNK = 65536  # bytes per read from the upstream socket
 MAX_CHECKED = 4096  # bounds the per-process memo of checked URLs and timeout objects
+# New upstream connections being set up at once, per process. A burst of thousands of requests
+# (10,000 streams opening together) would otherwise fire thousands of SYNs at one upstream,
+# overflow its listen backlog, and time out on SYN retransmits: self-inflicted connect failures
+# that then open the target's breaker. Connections from the pool are not affected.
+MAX_CONNECTING = 256
+
+
+class PacedConnector(aiohttp.TCPConnector):
+    """A TCPConnector that sets up at most MAX_CONNECTING new connections at a time."""
+
+    def __init__(self, *args, max_connecting: int = MAX_CONNECTING, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._connecting = asyncio.Semaphore(max_connecting)
+
+    async def _create_connection(self, req, traces, timeout):
+        async with self._connecting:
+            return await super()._create_connection(req, traces, timeout)
 
 
 class UpstreamClient:
@@ -29,7 +47,7 @@ class UpstreamClient:
 
     def session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
-            connector = aiohttp.TCPConnector(
+            connector = PacedConnector(
                 limit=0,  # concurrency is bounded by policies, not by a hidden pool queue
                 ttl_dns_cache=60,
                 resolver=GuardedResolver(self.allow_private, self.allow_cidrs),
@@ -58,15 +76,16 @@ class UpstreamClient:
         self._checked.add(url)
 
     def _timeout(self, timeouts: Timeouts) -> aiohttp.ClientTimeout:
-        """aiohttp's own timers, no extra timeout scope per request: `connect` bounds getting a
-        connection (DNS, TCP, TLS); `sock_read` restarts with every byte received, so until the
-        response head arrives it is the first-byte timeout (switched to idle afterwards)."""
+        """aiohttp's own timers, no extra timeout scope per request: `sock_connect` bounds each
+        connection attempt (not the wait for a connect slot, see PacedConnector); `sock_read`
+        restarts with every byte received, so until the response head arrives it is the
+        first-byte timeout (switched to idle afterwards)."""
         timeout = self._timeouts.get(timeouts)
         if timeout is None:
             if len(self._timeouts) >= MAX_CHECKED:
                 self._timeouts.clear()
             timeout = self._timeouts[timeouts] = aiohttp.ClientTimeout(
-                total=None, connect=timeouts.connect, sock_read=timeouts.first_byte)
+                total=None, sock_connect=timeouts.connect, sock_read=timeouts.first_byte)
         return timeout
 
     async def open(self, req: UpstreamRequest, timeouts: Timeouts) -> aiohttp.ClientResponse:

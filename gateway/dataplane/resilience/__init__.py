@@ -8,6 +8,7 @@
 * signals.py     per-process load signals (in-flight counts, latency EWMA, round-robin positions)
 * failover.py    the attempt loop: retries with backoff, then fallback routes
 * classify.py    which errors are retried, count against a target, or fall back
+* lag.py         how late the event loop runs (a timeout during a lag is not the target's fault)
 
 The per-process pieces live in one `Resilience` object made on first use, after
 the runtime started (it needs the runtime's Redis client, or None when embedded).
@@ -18,13 +19,14 @@ import random
 
 from gateway.dataplane.resilience.board import BreakerBoard
 from gateway.dataplane.resilience.budget import RetryBudget
+from gateway.dataplane.resilience.lag import LoopLag
 from gateway.dataplane.resilience.redis_store import RedisStore
 from gateway.dataplane.resilience.signals import LoadSignals
 from gateway.dataplane.runtime import get_runtime
 
 
 class Resilience:
-    __slots__ = ("board", "budget", "signals", "rng", "redis")
+    __slots__ = ("board", "budget", "signals", "rng", "redis", "lag")
 
     def __init__(self, redis=None, rng=None, clock=None):
         self.redis = redis
@@ -33,6 +35,7 @@ class Resilience:
         self.budget = RetryBudget()
         self.signals = LoadSignals()
         self.rng = rng or random.Random()
+        self.lag = LoopLag()
 
 
 _state: Resilience | None = None

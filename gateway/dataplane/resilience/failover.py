@@ -32,6 +32,7 @@ async def serve(ctx, exchange, state):
     """Run `exchange(ctx)` (one upstream attempt on ctx.route/ctx.target) until one succeeds."""
     if not state.board.warm:
         await state.board.warm_up()
+    state.lag.ensure_started()
     state.budget.enter()
     try:
         first = ctx.route
@@ -143,7 +144,7 @@ async def _attempt(ctx, route, policy, target, probe, exchange, state, deadline)
     error = verdict = None
     try:
         error = await _exchange(ctx, exchange, deadline)
-        verdict = error is None or not unhealthy(error)
+        verdict = _verdict(error, state)
     except asyncio.CancelledError:
         _log(ctx, route, target, started, 499, "client_disconnected")
         raise
@@ -176,6 +177,18 @@ async def _exchange(ctx, exchange, deadline):
     except TimeoutError:
         return ProviderError.connection("the route's total timeout ran out", timeout=True)
     return None
+
+
+def _verdict(error, state) -> bool | None:
+    """True/False for the target's breaker; None: this failure says nothing about the target
+    (a timeout while this process's own event loop ran late, see resilience/lag.py)."""
+    if error is None:
+        return True
+    if not unhealthy(error):
+        return True
+    if retry_kind(error) == "timeout" and state.lag.recent():
+        return None
+    return False
 
 
 def _settle(board, target, policy, probe, verdict):
