@@ -6,7 +6,7 @@ from django import forms
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 
-from gateway.console.forms import KeyForm, KeyRotateForm  # noqa: F401 - KeyRotateForm is re-exported
+from gateway.console.forms import KeyForm
 from gateway.models import User
 
 # An admin may make a link last from an hour-ish (1 day) up to 30 days.

@@ -8,11 +8,11 @@ from django.views.decorators.http import require_POST, require_safe
 
 from gateway.console.htmx import render_page
 from gateway.console.tenancy import KEY_WRITERS
-from gateway.console.views.base import form_page, own, redirect_after_write, try_save
+from gateway.console.views.base import form_page, own, redirect_after_write, rotate_key_page, secret_page, try_save
 from gateway.models import ApiKey, Membership
-from gateway.services.keys import key_create, key_revoke, key_rotate
+from gateway.services.keys import key_create, key_revoke
 from portal.access import portal_view
-from portal.forms import KeyRotateForm, PortalKeyForm
+from portal.forms import PortalKeyForm
 from portal.snippets import base_url
 
 
@@ -21,11 +21,8 @@ def my_keys(request):
 
 
 def _secret_page(request, key, secret, headline):
-    """The one response that carries a secret: never cached, never stored in the session."""
     context = {"key": key, "secret": secret, "headline": headline, "base_url": base_url()}
-    response = render_page(request, "portal/key_secret.html", None, context)
-    response["Cache-Control"] = "no-store"
-    return response
+    return secret_page(request, "portal/key_secret.html", context)
 
 
 @require_safe
@@ -57,15 +54,7 @@ def key_new(request):
 @portal_view(read=KEY_WRITERS, write=KEY_WRITERS)
 def key_rotate_view(request, pk):
     key = own(request, my_keys(request).filter(revoked_at__isnull=True), pk)
-    form = KeyRotateForm(request.POST or None)
-    created = {}
-    if request.method == "POST" and form.is_valid():
-        def save():
-            created["key"], created["secret"] = key_rotate(key, grace_seconds=form.cleaned_data["grace_seconds"])
-
-        if try_save(form, save):
-            return _secret_page(request, created["key"], created["secret"], "Key rotated")
-    return form_page(request, "portal/key_rotate.html", {"form": form, "key": key})
+    return rotate_key_page(request, key, "portal/key_rotate.html", _secret_page)
 
 
 @require_POST

@@ -7,7 +7,9 @@ from django.forms import BaseForm, BaseFormSet
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 
+from gateway.console.forms import KeyRotateForm
 from gateway.console.htmx import render_page
+from gateway.services.keys import key_rotate
 
 
 def own(request, queryset, pk):
@@ -54,3 +56,24 @@ def _has_errors(value):
     if isinstance(value, BaseFormSet):
         return value.is_bound and value.total_error_count() > 0
     return isinstance(value, BaseForm) and value.is_bound and bool(value.errors)
+
+
+def secret_page(request, template, context):
+    """The one response that carries a key's secret: never cached, never stored in the session."""
+    response = render_page(request, template, None, context)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def rotate_key_page(request, key, form_template, show_secret):
+    """The rotate flow of the console and the portal: the form, or after a valid POST the new
+    secret, shown once through `show_secret(request, key, secret, headline)`."""
+    form = KeyRotateForm(request.POST or None)
+    created = {}
+    if request.method == "POST" and form.is_valid():
+        def save():
+            created["key"], created["secret"] = key_rotate(key, grace_seconds=form.cleaned_data["grace_seconds"])
+
+        if try_save(form, save):
+            return show_secret(request, created["key"], created["secret"], "Key rotated")
+    return form_page(request, form_template, {"form": form, "key": key})

@@ -2,20 +2,16 @@
 from django.urls import reverse
 from django.views.decorators.http import require_POST, require_safe
 
-from gateway.console.forms import KeyForm, KeyRotateForm
+from gateway.console.forms import KeyForm
 from gateway.console.htmx import render_page
 from gateway.console.tenancy import KEY_WRITERS, console_view
-from gateway.console.views.base import form_page, own, redirect_after_write, try_save
+from gateway.console.views.base import form_page, own, redirect_after_write, rotate_key_page, secret_page, try_save
 from gateway.models import ApiKey, Role
-from gateway.services.keys import key_create, key_revoke, key_rotate
+from gateway.services.keys import key_create, key_revoke
 
 
 def _secret_page(request, key, secret, headline):
-    """The one response that carries a secret: never cached, never stored in the session."""
-    response = render_page(request, "console/key_secret.html", None, {"key": key, "secret": secret,
-                                                                     "headline": headline})
-    response["Cache-Control"] = "no-store"
-    return response
+    return secret_page(request, "console/key_secret.html", {"key": key, "secret": secret, "headline": headline})
 
 
 def _manageable(request, queryset):
@@ -54,15 +50,7 @@ def key_new(request):
 @console_view(read=KEY_WRITERS, write=KEY_WRITERS)
 def key_rotate_view(request, pk):
     key = own(request, _manageable(request, ApiKey.objects.filter(revoked_at__isnull=True)), pk)
-    form = KeyRotateForm(request.POST or None)
-    created = {}
-    if request.method == "POST" and form.is_valid():
-        def save():
-            created["key"], created["secret"] = key_rotate(key, grace_seconds=form.cleaned_data["grace_seconds"])
-
-        if try_save(form, save):
-            return _secret_page(request, created["key"], created["secret"], "Key rotated")
-    return form_page(request, "console/key_rotate.html", {"form": form, "key": key})
+    return rotate_key_page(request, key, "console/key_rotate.html", _secret_page)
 
 
 @require_POST
