@@ -69,17 +69,15 @@ def _chain(steps):
     return run
 
 
-_chains: dict = {}
+_chains: tuple = (None, None, None)  # (sink, the models chain, the call chain)
 
 
 def _chain_for(endpoint: str, sink):
-    """Built once per (endpoint kind, sink), not per request."""
-    kind = "models" if endpoint in ("models", "model") else "call"
-    chain = _chains.get((kind, sink))
-    if chain is None:
-        _chains.clear()  # a new runtime (tests) makes the old sink's chains garbage
-        chain = _chains[(kind, sink)] = _chain(_pipeline(endpoint, sink))
-    return chain
+    """Both chains built once per sink (a new runtime, in tests, brings a new one), not per request."""
+    global _chains
+    if _chains[0] is not sink:
+        _chains = (sink, _chain(_pipeline("models", sink)), _chain(_pipeline("chat", sink)))
+    return _chains[1] if endpoint in ("models", "model") else _chains[2]
 
 
 async def _read_body(scope, receive, limit: int) -> bytes:
