@@ -34,6 +34,8 @@ async def send_json(ctx: RequestContext, status: int, body: bytes, extra=()):
     ctx.status = status
     headers = _headers(ctx, [JSON, *extra])
     await ctx.send({"type": "http.response.start", "status": status, "headers": headers})
+    if ctx.before_end is not None:
+        await _before_end(ctx)
     await ctx.send({"type": "http.response.body", "body": body})
     ctx.response_complete = True
 
@@ -50,8 +52,17 @@ async def send_chunk(ctx: RequestContext, data: bytes):
 
 
 async def end_stream(ctx: RequestContext, tail: bytes = b""):
+    if ctx.before_end is not None:
+        await _before_end(ctx)
     await ctx.send({"type": "http.response.body", "body": tail, "more_body": False})
     ctx.response_complete = True
+
+
+async def _before_end(ctx: RequestContext):
+    """Once, right before the client can see the response end: a client that sends its next
+    request the moment this one ends must find what this one wrote (its cache entry)."""
+    hook, ctx.before_end = ctx.before_end, None
+    await hook(ctx)
 
 
 async def send_error(ctx: RequestContext, err: GatewayError):

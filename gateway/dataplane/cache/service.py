@@ -57,7 +57,7 @@ class CacheRuntime:
         self.tasks: set[asyncio.Task] = set()
 
     def background(self, coro) -> None:
-        """Run cache writes after the answer went out, off the request's task: the client is not
+        """Run slow cache writes (semantic entries, shadow records) off the request's task: the client is not
         kept waiting for them, and a client that leaves (which cancels the request) cannot cut
         a write short."""
         task = asyncio.ensure_future(coro)
@@ -141,8 +141,10 @@ async def _semantic_lookup(ctx, plan: Plan, semantic: SemanticCache) -> Hit | No
     return Hit(entry[0], entry[1], "semantic") if entry is not None else None
 
 
-def store(ctx, plan: Plan, capture) -> None:
-    """After a served miss: keep the answer if it is complete and replayable (written in the background)."""
+async def store(ctx, plan: Plan, capture) -> None:
+    """At the end of a served miss: keep the answer if it is complete and replayable. The exact
+    entry is written before the client sees the end (put never raises); the semantic one, which
+    needs an embedding, in the background."""
     if ctx.cancelled or ctx.status != 200 or not ctx.response_started:
         return
     answer = capture.result(usage_dict(ctx.usage) if ctx.usage is not None else None)
@@ -150,11 +152,11 @@ def store(ctx, plan: Plan, capture) -> None:
         return
     cost = str(_cost(ctx))
     cache = get_cache()
-    if plan.key is not None:
-        entry = {"gen": plan.generation, "cost": cost, "at": round(time.time(), 3), "answer": answer}
-        cache.background(cache.store.put(plan.key, entry, plan.settings.ttl))
     if plan.semantic is not None and not _has_tool_calls(answer):
         cache.background(_semantic_store(ctx, plan, answer, cost, cache.semantic))
+    if plan.key is not None:
+        entry = {"gen": plan.generation, "cost": cost, "at": round(time.time(), 3), "answer": answer}
+        await cache.store.put(plan.key, entry, plan.settings.ttl)
 
 
 async def _semantic_store(ctx, plan: Plan, answer: dict, cost: str, semantic: SemanticCache) -> None:

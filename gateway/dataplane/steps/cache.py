@@ -4,7 +4,8 @@ Runs right before the call step. A hit is answered here in the client's wire
 format (JSON or a replayed stream) with no upstream call; the usage step then
 records it at zero cost with `cost_saved_usd` = what the answer cost when it
 was first fetched. A miss arms the call step's capture hooks and stores the
-answer once it was delivered whole. Every response of a route with caching
+answer once it was produced whole, before the response's last byte (a repeat
+sent as soon as the answer ends is a hit). Every response of a route with caching
 carries `x-switchyard-cache`.
 """
 from __future__ import annotations
@@ -36,5 +37,5 @@ async def cache_lookup(ctx, next_step):
         await next_step(ctx)
         return
     capture = ctx.state["capture"] = Capture()
+    ctx.before_end = lambda done: service.store(done, plan, capture)
     await next_step(ctx)
-    service.store(ctx, plan, capture)

@@ -41,8 +41,11 @@ def chat_body(model, max_tokens=4, text=PROMPT, **extra):
 
 
 async def post_many(urls, secret, bodies, path="/v1/chat/completions", connections=200):
-    """All bodies at once, spread over the servers; returns the httpx responses (bodies read)."""
-    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+    """All bodies at once, spread over the servers; returns the httpx responses (bodies read).
+
+    One connection per request: reusing a kept-alive connection races the server closing it
+    (httpx raises ReadError, encode/httpx#3348), and these counts must be exact, so no retry."""
+    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=0)
     headers = {"Authorization": f"Bearer {secret}", "x-api-key": secret, "anthropic-version": "2023-06-01"}
     async with httpx.AsyncClient(timeout=60, limits=limits, headers=headers) as client:
         return await asyncio.gather(*(client.post(urls[i % len(urls)] + path, json=body)
