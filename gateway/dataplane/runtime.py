@@ -15,6 +15,7 @@ from django.db import close_old_connections
 
 from gateway.dataplane.http import UpstreamClient
 from gateway.dataplane.netguard import parse_cidrs
+from gateway.dataplane.redis_wire import WireRedis
 from gateway.dataplane.snapshot import EMPTY, Snapshot
 from gateway.dataplane.usage_sink import UsageSink
 from gateway.services import config_version
@@ -30,7 +31,8 @@ class Runtime:
     def __init__(self):
         self.snapshot: Snapshot = EMPTY
         self.client = UpstreamClient(settings.SSRF_ALLOW_PRIVATE, parse_cidrs(settings.SSRF_ALLOW_CIDRS))
-        self.redis = None
+        self.redis = None  # redis-py: usage stream, breaker board, budgets, config version
+        self.wire = None  # the hot path's pipelined client (rate limits, exact cache): redis_wire.py
         self.sink: UsageSink | None = None
         self._watcher: asyncio.Task | None = None
 
@@ -46,6 +48,7 @@ class Runtime:
                 socket_connect_timeout=2,
             )
             self.redis = aioredis.Redis(connection_pool=pool)
+            self.wire = WireRedis(settings.REDIS_URL, timeout=2)
         writer = None if self.redis else _embedded_ledger_writer
         self.sink = UsageSink(self.redis, spool.spool_dir(settings.VAR_DIR), ledger_writer=writer)
         self.sink.start()
@@ -61,6 +64,8 @@ class Runtime:
         await self.client.close()
         if self.redis is not None:
             await self.redis.aclose()
+        if self.wire is not None:
+            await self.wire.aclose()
 
     async def _watch(self):
         while True:

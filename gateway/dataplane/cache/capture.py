@@ -8,11 +8,10 @@ answer uncacheable rather than cached with a loss.
 """
 from __future__ import annotations
 
-import json
-
 from gateway.dataplane.adapters.anthropic_response import AnthropicStreamParser, from_anthropic
 from gateway.dataplane.adapters.base import MALFORMED
 from gateway.dataplane.errors import ProviderError
+from gateway.dataplane.fastjson import loads
 
 COMPLETE = frozenset({"stop", "tool_calls", "function_call"})  # "length" is truncated, "content_filter" refused
 ANTHROPIC_BLOCKS = frozenset({"text", "tool_use"})  # the block kinds canonical answers carry
@@ -32,7 +31,7 @@ class Capture:
 
     def response(self, fmt: str, body) -> None:
         try:
-            obj = body if fmt == "canonical" else json.loads(body)
+            obj = body if fmt == "canonical" else loads(body)
             if fmt == "anthropic":
                 self.ok &= all(b.get("type") in ANTHROPIC_BLOCKS for b in obj.get("content") or ())
                 obj = from_anthropic(obj)
@@ -52,7 +51,7 @@ class Capture:
             if fmt == "anthropic":
                 self._anthropic_event(ev)
             elif ev.data and ev.data != "[DONE]":
-                self._chunk(json.loads(ev.data))
+                self._chunk(loads(ev.data))
         except (*MALFORMED, ProviderError):
             self.ok = False
 
@@ -99,7 +98,7 @@ class Capture:
     def _anthropic_event(self, ev) -> None:
         if self._anthropic is None:
             self._anthropic = AnthropicStreamParser()
-        obj = json.loads(ev.data) if ev.data else {}
+        obj = loads(ev.data) if ev.data else {}
         if obj.get("type") == "content_block_start":
             self.ok &= (obj.get("content_block") or {}).get("type") in ANTHROPIC_BLOCKS
         out: list[dict] = []

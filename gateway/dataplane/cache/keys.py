@@ -11,9 +11,9 @@ are added to the key, so such requests never share with ones without them.
 from __future__ import annotations
 
 import hashlib
-import json
 
 from gateway.dataplane.canonical import text_of
+from gateway.dataplane.fastjson import dumps_sorted
 
 KEY_PREFIX = "sy:cache:"
 # Fields that do not change the answer: who asked, how it is delivered, bookkeeping.
@@ -27,8 +27,7 @@ UNREPLAYABLE = ("logprobs", "top_logprobs")
 
 
 def _hash(obj) -> str:
-    text = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(text.encode()).hexdigest()
+    return hashlib.sha256(dumps_sorted(obj)).hexdigest()
 
 
 def material(ctx) -> dict:

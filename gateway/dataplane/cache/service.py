@@ -48,7 +48,7 @@ class Hit:
 
 
 class CacheRuntime:
-    """Per-process cache state, bound to the runtime's Redis client (None: embedded mode)."""
+    """Per-process cache state, bound to the runtime's hot-path Redis client (None: embedded mode)."""
 
     def __init__(self, redis):
         self.redis = redis
@@ -75,7 +75,7 @@ _current: CacheRuntime | None = None
 
 def get_cache() -> CacheRuntime:
     global _current
-    redis = get_runtime().redis
+    redis = get_runtime().wire
     if _current is None or _current.redis is not redis:
         _current = CacheRuntime(redis)
     return _current

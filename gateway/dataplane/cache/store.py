@@ -7,11 +7,11 @@ and drops writes: caching is an optimisation and must never fail a request.
 """
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections import OrderedDict
 
+from gateway.dataplane import fastjson
 from gateway.dataplane.cache import generations
 
 log = logging.getLogger("switchyard.cache")
@@ -21,14 +21,14 @@ MAX_ENTRY_BYTES = 1024 * 1024  # a larger answer is not cached: one entry must n
 
 
 def encode(entry: dict) -> bytes:
-    return json.dumps(entry, separators=(",", ":")).encode()
+    return fastjson.dumps(entry)
 
 
 def _decode(raw, gen: int) -> dict | None:
     if not raw:
         return None
     try:
-        entry = json.loads(raw)
+        entry = fastjson.loads(raw)
     except ValueError:
         return None
     return entry if isinstance(entry, dict) and entry.get("gen") == gen else None  # older generation: invalidated
@@ -41,7 +41,7 @@ class RedisStore:
     async def get(self, key: str, route_id: int) -> tuple[dict | None, int | None]:
         """(entry or None, the route's generation); (None, None) when Redis cannot answer."""
         try:
-            raw, gen = await self.redis.mget(key, generations.redis_key(route_id))
+            raw, gen = await self.redis.execute(b"MGET", key, generations.redis_key(route_id))
         except Exception as exc:  # noqa: BLE001 - a cache outage is a miss, never an error
             log.warning("cache lookup failed: %s", type(exc).__name__)
             return None, None
@@ -50,7 +50,7 @@ class RedisStore:
 
     async def generation(self, route_id: int) -> int | None:
         try:
-            return int(await self.redis.get(generations.redis_key(route_id)) or 0)
+            return int(await self.redis.execute(b"GET", generations.redis_key(route_id)) or 0)
         except Exception as exc:  # noqa: BLE001
             log.warning("cache generation read failed: %s", type(exc).__name__)
             return None
@@ -60,7 +60,7 @@ class RedisStore:
         if len(data) > MAX_ENTRY_BYTES:
             return
         try:
-            await self.redis.set(key, data, ex=ttl)
+            await self.redis.execute(b"SET", key, data, b"EX", ttl)
         except Exception as exc:  # noqa: BLE001
             log.warning("cache write failed: %s", type(exc).__name__)
 

@@ -1,7 +1,6 @@
 """What both limiters share: outage handling (fail closed or open), settling off the request's fate."""
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 
@@ -21,7 +20,6 @@ class Limiter:
 
     def __init__(self) -> None:
         self._down = False
-        self._tasks: set[asyncio.Task] = set()  # settles in flight: referenced so none is collected early
 
     async def acquire(self, rules: list[Rule], tokens: int) -> Verdict:
         """A verdict, or GatewayError 503 when the counters are unreachable and a rule fails closed."""
@@ -41,16 +39,12 @@ class Limiter:
         return verdict
 
     async def settle(self, lease: Lease | None, used_tokens: int) -> None:
-        """Reconcile the tokens and free the slots; runs to the end even if the request is cancelled."""
+        """Reconcile the tokens and free the slots. Happens even if the request is cancelled while
+        waiting here: each backend's `_settle` hands its work over before its first suspension
+        (the in-process one never suspends; the Redis one has queued its script by then)."""
         if lease is None or lease.settled:
             return
         lease.settled = True
-        task = asyncio.ensure_future(self._settle_logged(lease, used_tokens))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        await asyncio.shield(task)
-
-    async def _settle_logged(self, lease: Lease, used_tokens: int) -> None:
         try:
             await self._settle(lease, used_tokens)
         except self.backend_errors as exc:

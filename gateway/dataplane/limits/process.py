@@ -11,7 +11,7 @@ _limiter: Limiter | None = None  # per process, like the runtime it follows (its
 
 def get_limiter() -> Limiter:
     global _limiter
-    client = get_runtime().redis
+    client = get_runtime().wire
     if _limiter is None or _limiter.client is not client:
         _limiter = RedisLimiter(client) if client is not None else MemoryLimiter()
     return _limiter

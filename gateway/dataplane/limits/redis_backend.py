@@ -14,15 +14,13 @@ from gateway.dataplane.limits import scripts
 from gateway.dataplane.limits.base import PARALLEL_WAIT_MS, WINDOW_MS, Limiter, log
 from gateway.dataplane.limits.rules import Rule
 from gateway.dataplane.limits.verdict import Lease
+from gateway.dataplane.redis_wire import Script
 
 # One hash tag: a multi-key script must stay on one Redis Cluster slot.
 PREFIX = "{sy:rl}:"
 LEASE_TTL_S = 60  # a dead process's slots come back within this
 RENEW_EVERY_S = 15  # a live one renews 4 times per TTL: three renewals may fail before a slot lapses
 NOT_LIMITED = -1
-# redis-py 8's pool holds 100 connections and fails at once when all are busy. Limit calls wait
-# for one of half of them instead, leaving the rest to the usage sink and the other steps.
-MAX_CALLS_IN_FLIGHT = 50
 
 
 def _limit(value: int | None) -> int:
@@ -53,21 +51,18 @@ class RedisLimiter(Limiter):
     def __init__(self, client) -> None:
         super().__init__()
         self.client = client
-        # EVALSHA with the digest computed once; redis-py reloads the script after a NOSCRIPT.
-        self._acquire_script = client.register_script(scripts.ACQUIRE)
-        self._settle_script = client.register_script(scripts.SETTLE)
-        self._renew_script = client.register_script(scripts.RENEW)
+        self._acquire_script = Script(scripts.ACQUIRE)  # sent by digest; the client reloads it after a NOSCRIPT
+        self._settle_script = Script(scripts.SETTLE)
+        self._renew_script = Script(scripts.RENEW)
         self._held: dict[str, tuple[str, ...]] = {}  # member -> leases keys, renewed while held
         self._renewer: asyncio.Task | None = None
-        self._in_flight = asyncio.Semaphore(MAX_CALLS_IN_FLIGHT)
 
     async def _acquire(self, member: str, rules: list[Rule], tokens: int):
         keys, args = [], [member, tokens, WINDOW_MS, int(LEASE_TTL_S * 1000), PARALLEL_WAIT_MS]
         for rule in rules:
             keys += _limited_keys(rule)
             args += (_limit(rule.rpm), _limit(rule.tpm), _limit(rule.max_parallel))
-        async with self._in_flight:
-            reply = await self._acquire_script(keys=keys, args=args)
+        reply = await self.client.evalsha(self._acquire_script, keys, args)
         raw = [int(figure) for figure in reply.split()]
         leases = tuple(_keys(rule)[3] for rule in rules if rule.max_parallel is not None)
         if raw[0] and leases:
@@ -80,8 +75,7 @@ class RedisLimiter(Limiter):
         keys = [key for rule in token_rules for key in _keys(rule)[1:3]]
         keys += [_keys(rule)[3] for rule in lease.rules if rule.max_parallel is not None]
         args = [lease.member, lease.tokens, used_tokens, lease.at, WINDOW_MS, len(token_rules)]
-        async with self._in_flight:
-            await self._settle_script(keys=keys, args=args)
+        await self.client.evalsha(self._settle_script, keys, args)
 
     def _hold(self, member: str, leases: tuple[str, ...]) -> None:
         self._held[member] = leases
@@ -98,6 +92,6 @@ class RedisLimiter(Limiter):
             keys = [key for _member, leases in held for key in leases]
             args = [int(LEASE_TTL_S * 1000)] + [member for member, leases in held for _key in leases]
             try:
-                await self._renew_script(keys=keys, args=args)
+                await self.client.evalsha(self._renew_script, keys, args)
             except self.backend_errors as exc:
                 log.warning("rate-limit lease renewal failed (%s)", type(exc).__name__)

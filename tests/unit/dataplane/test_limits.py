@@ -2,11 +2,11 @@
 import asyncio
 
 import pytest
-import redis.asyncio as aioredis
 
 from gateway.dataplane.limits import format_reset
 from gateway.dataplane.limits.memory import MemoryLimiter
 from gateway.dataplane.limits.redis_backend import RedisLimiter
+from gateway.dataplane.redis_wire import WireRedis
 
 from .limits_support import header, redis_url, rule
 
@@ -16,7 +16,7 @@ async def limiter(request):
     if request.param == "memory":
         yield MemoryLimiter()
         return
-    client = aioredis.Redis.from_url(redis_url())
+    client = WireRedis(redis_url())
     yield RedisLimiter(client)
     await client.aclose()
 

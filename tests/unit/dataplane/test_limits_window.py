@@ -9,6 +9,7 @@ from gateway.dataplane.errors import GatewayError
 from gateway.dataplane.limits import redis_backend
 from gateway.dataplane.limits.memory import MemoryLimiter
 from gateway.dataplane.limits.redis_backend import RedisLimiter
+from gateway.dataplane.redis_wire import WireRedis
 from tests.servers import free_port
 
 from .limits_support import Clock, header, redis_url, rule
@@ -17,6 +18,13 @@ from .limits_support import Clock, header, redis_url, rule
 @pytest.fixture
 async def redis_client():
     client = aioredis.Redis.from_url(redis_url())
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+async def wire():
+    client = WireRedis(redis_url())  # as the runtime builds the limiter's client
     yield client
     await client.aclose()
 
@@ -73,9 +81,9 @@ async def test_it_counts_a_call_longer_than_the_window_from_its_end():
     assert header((await limiter.acquire([tokens], 0)).headers(), "x-ratelimit-remaining-tokens") == "30"
 
 
-async def test_it_slides_the_redis_window_too(redis_client, monkeypatch):
+async def test_it_slides_the_redis_window_too(wire, monkeypatch):
     monkeypatch.setattr(redis_backend, "WINDOW_MS", 500)
-    limiter = RedisLimiter(redis_client)
+    limiter = RedisLimiter(wire)
     key = rule(rpm=1)
     assert (await limiter.acquire([key], 0)).admitted
     refused = await limiter.acquire([key], 0)
@@ -84,34 +92,34 @@ async def test_it_slides_the_redis_window_too(redis_client, monkeypatch):
     assert (await limiter.acquire([key], 0)).admitted
 
 
-async def test_it_frees_the_slots_of_a_process_that_stopped_renewing(redis_client, monkeypatch):
+async def test_it_frees_the_slots_of_a_process_that_stopped_renewing(wire, monkeypatch):
     monkeypatch.setattr(redis_backend, "LEASE_TTL_S", 0.5)
     slots = rule(max_parallel=1)
-    crashed = RedisLimiter(redis_client)
+    crashed = RedisLimiter(wire)
     assert (await crashed.acquire([slots], 0)).admitted
     crashed._renewer.cancel()  # as if its process died holding the slot
-    other = RedisLimiter(redis_client)
+    other = RedisLimiter(wire)
     assert not (await other.acquire([slots], 0)).admitted
     await asyncio.sleep(0.6)
     assert (await other.acquire([slots], 0)).admitted
 
 
-async def test_it_keeps_a_long_request_s_slot_by_renewing_it(redis_client, monkeypatch):
+async def test_it_keeps_a_long_request_s_slot_by_renewing_it(wire, monkeypatch):
     monkeypatch.setattr(redis_backend, "LEASE_TTL_S", 0.5)
     monkeypatch.setattr(redis_backend, "RENEW_EVERY_S", 0.1)
     slots = rule(max_parallel=1)
-    holder = RedisLimiter(redis_client)
+    holder = RedisLimiter(wire)
     lease = (await holder.acquire([slots], 0)).lease
     await asyncio.sleep(1.0)  # twice the TTL
-    assert not (await RedisLimiter(redis_client).acquire([slots], 0)).admitted
+    assert not (await RedisLimiter(wire).acquire([slots], 0)).admitted
     await holder.settle(lease, 0)
-    assert (await RedisLimiter(redis_client).acquire([slots], 0)).admitted
+    assert (await RedisLimiter(wire).acquire([slots], 0)).admitted
     await asyncio.sleep(0.2)
     assert holder._renewer.done()  # nothing held: the renewer ends
 
 
-async def test_it_reloads_its_scripts_after_redis_forgot_them(redis_client):
-    limiter = RedisLimiter(redis_client)
+async def test_it_reloads_its_scripts_after_redis_forgot_them(redis_client, wire):
+    limiter = RedisLimiter(wire)
     key = rule(rpm=5, tpm=100)
     await limiter.settle((await limiter.acquire([key], 1)).lease, 1)
     await redis_client.script_flush()
@@ -120,7 +128,7 @@ async def test_it_reloads_its_scripts_after_redis_forgot_them(redis_client):
 
 
 async def test_it_answers_503_when_redis_is_unreachable_unless_every_limit_fails_open(caplog):
-    client = aioredis.Redis.from_url(f"redis://127.0.0.1:{free_port()}/0")  # as the runtime builds its client
+    client = WireRedis(f"redis://127.0.0.1:{free_port()}/0")  # as the runtime builds its client
     down = RedisLimiter(client)
     for _ in range(3):
         with pytest.raises(GatewayError) as err:
@@ -133,8 +141,8 @@ async def test_it_answers_503_when_redis_is_unreachable_unless_every_limit_fails
     await client.aclose()
 
 
-async def test_it_logs_when_redis_answers_again(redis_client, caplog):
-    limiter = RedisLimiter(redis_client)
+async def test_it_logs_when_redis_answers_again(wire, caplog):
+    limiter = RedisLimiter(wire)
     limiter._outage(ConnectionError())
     assert (await limiter.acquire([rule(rpm=1)], 0)).admitted
     assert "rate limits available again" in caplog.text
