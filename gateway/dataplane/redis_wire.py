@@ -61,7 +61,7 @@ def _settle(future: asyncio.Future, result, exc) -> None:
 
 
 class _Protocol(asyncio.Protocol):
-    def __init__(self, owner: "WireRedis"):
+    def __init__(self, owner: WireRedis):
         self.owner = owner
         self.reader = hiredis.Reader(replyError=ResponseError)
         self.transport: asyncio.Transport | None = None
@@ -82,7 +82,8 @@ class _Protocol(asyncio.Protocol):
                 future.set_result(reply)
 
     def connection_lost(self, exc):
-        self.owner._lost(self, RedisConnectionError(f"Redis connection lost ({type(exc).__name__ if exc else 'closed'})"))
+        why = type(exc).__name__ if exc else "closed"
+        self.owner._lost(self, RedisConnectionError(f"Redis connection lost ({why})"))
 
 
 class WireRedis:
@@ -121,7 +122,7 @@ class WireRedis:
             self._watch = loop.call_later(WATCH_EVERY_S, self._check_stall)
         return future
 
-    async def evalsha(self, script: "Script", keys, args):
+    async def evalsha(self, script: Script, keys, args):
         """The script's reply. Once this has been entered with a connection up, the script runs even
         if the caller is cancelled: it is queued before the first suspension, and the reload after a
         NOSCRIPT (Redis restarted or flushed its scripts) is chained to the reply, not to the caller."""
