@@ -22,7 +22,7 @@ from gateway.dataplane.errors import GatewayError
 from gateway.dataplane.runtime import get_runtime
 from gateway.dataplane.steps.auth import authenticate
 from gateway.dataplane.steps.budget import enforce_budgets
-from gateway.dataplane.steps.cache import cache_lookup
+from gateway.dataplane.steps.cache import cache_lookup, cache_prefetch
 from gateway.dataplane.steps.call import call_upstream
 from gateway.dataplane.steps.models import list_models
 from gateway.dataplane.steps.ratelimit import rate_limit
@@ -53,8 +53,8 @@ def _dispatch(path: str):
 def _pipeline(endpoint: str, sink):
     if endpoint in ("models", "model"):
         return [authenticate, list_models]
-    return [authenticate, partial(record_usage, sink=sink), resolve_route, rate_limit, enforce_budgets, cache_lookup,
-            call_upstream]
+    return [authenticate, partial(record_usage, sink=sink), resolve_route, cache_prefetch, rate_limit, enforce_budgets,
+            cache_lookup, call_upstream]
 
 
 async def _end(ctx):

@@ -38,7 +38,7 @@ class RequestContext:
     attempts: int = 0
     path_param: str = ""
     relay: Any = None  # the stream relay, which knows what reached the client
-    before_end: Any = None  # async fn(ctx) awaited before the last byte: writes a repeat must already see
+    before_end: list | None = None  # respond.at_end hooks: writes a repeat must already see
     response_headers: list[tuple[bytes, bytes]] = field(default_factory=list)
     cache_status: str = ""  # "hit" | "miss" | "bypass" | "semantic" when a cache step ran
     state: dict = field(default_factory=dict)  # step-private data, keyed by the step's name

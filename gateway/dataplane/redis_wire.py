@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections import deque
+from collections.abc import Awaitable
 from urllib.parse import unquote, urlparse
 
 import hiredis
@@ -29,21 +30,9 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 WATCH_EVERY_S = 0.25  # how often a connection with commands in flight checks for a stalled server
 
 
-def encode(args) -> bytes:
-    """One command in RESP: an array of bulk strings."""
-    out = [b"*%d\r\n" % len(args)]
-    for arg in args:
-        kind = type(arg)
-        if kind is str:
-            arg = arg.encode()
-        elif kind is int:
-            arg = b"%d" % arg
-        elif kind is float:
-            arg = repr(arg).encode()
-        elif kind is not bytes:
-            raise TypeError(f"cannot send {kind.__name__} to Redis")
-        out += (b"$%d\r\n" % len(arg), arg, b"\r\n")
-    return b"".join(out)
+# One command in RESP, an array of bulk strings, from a tuple of bytes, str, int or float
+# (TypeError for anything else); in C: twice the speed of the same loop in Python.
+encode = hiredis.pack_command
 
 
 def _outcome_of(future: asyncio.Future):
@@ -55,9 +44,21 @@ def _settle(future: asyncio.Future, result, exc) -> None:
     if future.done():  # its caller was cancelled
         return
     if exc is not None:
-        future.set_exception(exc)
+        _fail(future, exc)
     else:
         future.set_result(result)
+
+
+def _fail(future: asyncio.Future, exc: BaseException) -> None:
+    """Whoever awaits it gets the error; a reply nobody reads (a prefetch for a refused request)
+    fails without asyncio logging "exception was never retrieved"."""
+    future.set_exception(exc)
+    future.exception()
+
+
+def _quiet(task: asyncio.Task) -> asyncio.Task:
+    task.add_done_callback(lambda done: done.cancelled() or done.exception())
+    return task
 
 
 class _Protocol(asyncio.Protocol):
@@ -77,7 +78,7 @@ class _Protocol(asyncio.Protocol):
             if future.done():  # its caller was cancelled: the reply is dropped, the order kept
                 continue
             if isinstance(reply, ResponseError):
-                future.set_exception(NoScriptError(str(reply)) if str(reply).startswith("NOSCRIPT") else reply)
+                _fail(future, NoScriptError(str(reply)) if str(reply).startswith("NOSCRIPT") else reply)
             else:
                 future.set_result(reply)
 
@@ -109,6 +110,13 @@ class WireRedis:
             await self._connect()
         return await self._queue(args)
 
+    def send(self, *args) -> Awaitable:
+        """Queue the command now and return its reply to await later (or never): several sent in a
+        row leave together and are answered together. Not connected: a task connects first."""
+        if self._protocol is None:
+            return _quiet(asyncio.ensure_future(self.execute(*args)))
+        return self._queue(args)
+
     def _queue(self, args) -> asyncio.Future:
         if self._protocol is None:  # lost between connecting and queueing
             raise RedisConnectionError("Redis connection lost")
@@ -123,11 +131,14 @@ class WireRedis:
         return future
 
     async def evalsha(self, script: Script, keys, args):
-        """The script's reply. Once this has been entered with a connection up, the script runs even
-        if the caller is cancelled: it is queued before the first suspension, and the reload after a
-        NOSCRIPT (Redis restarted or flushed its scripts) is chained to the reply, not to the caller."""
+        return await self.evalsha_soon(script, keys, args)
+
+    def evalsha_soon(self, script: Script, keys, args) -> Awaitable:
+        """The script's reply, to await. With a connection up the script runs even if nobody awaits
+        it or its caller is cancelled: it is queued right here, and the reload after a NOSCRIPT
+        (Redis restarted or flushed its scripts) is chained to the reply, not to the caller."""
         if self._protocol is None:
-            await self._connect()
+            return _quiet(asyncio.ensure_future(self._evalsha_connecting(script, keys, args)))
         tail = (len(keys), *keys, *args)
         first = self._queue((b"EVALSHA", script.sha, *tail))
         outcome = self._loop.create_future()
@@ -145,7 +156,11 @@ class WireRedis:
             _settle(outcome, *_outcome_of(reply))
 
         first.add_done_callback(on_reply)
-        return await outcome
+        return outcome
+
+    async def _evalsha_connecting(self, script: Script, keys, args):
+        await self._connect()
+        return await self.evalsha_soon(script, keys, args)
 
     def _flush(self):
         data, self._outbox = b"".join(self._outbox), []
@@ -171,7 +186,7 @@ class WireRedis:
         pending, self._pending = self._pending, deque()
         for future, _at in pending:
             if not future.done():
-                future.set_exception(exc)
+                _fail(future, exc)
 
     async def _connect(self):
         if self._connecting is None:

@@ -32,10 +32,10 @@ def _mark_first_byte(ctx: RequestContext):
 async def send_json(ctx: RequestContext, status: int, body: bytes, extra=()):
     _mark_first_byte(ctx)
     ctx.status = status
+    if ctx.before_end is not None:
+        await _before_end(ctx)  # before the head too: head and body then leave back to back
     headers = _headers(ctx, [JSON, *extra])
     await ctx.send({"type": "http.response.start", "status": status, "headers": headers})
-    if ctx.before_end is not None:
-        await _before_end(ctx)
     await ctx.send({"type": "http.response.body", "body": body})
     ctx.response_complete = True
 
@@ -58,11 +58,22 @@ async def end_stream(ctx: RequestContext, tail: bytes = b""):
     ctx.response_complete = True
 
 
+def at_end(ctx: RequestContext, hook) -> None:
+    """Run hook(ctx) once, right before the client can see the answer end: a client that sends
+    its next request the moment this one ends must find what this one changed (its cache entry,
+    its rate-limit slot freed). A hook starts its work at once (a Redis command queued) and
+    returns what to await, or None; the hooks' Redis commands thus leave and return together."""
+    if ctx.before_end is None:
+        ctx.before_end = [hook]
+    else:
+        ctx.before_end.append(hook)
+
+
 async def _before_end(ctx: RequestContext):
-    """Once, right before the client can see the response end: a client that sends its next
-    request the moment this one ends must find what this one wrote (its cache entry)."""
-    hook, ctx.before_end = ctx.before_end, None
-    await hook(ctx)
+    hooks, ctx.before_end = ctx.before_end, None
+    waiting = [pending for pending in map(lambda hook: hook(ctx), hooks) if pending is not None]
+    for pending in waiting:
+        await pending  # hooks handle their own failures: the answer is delivered whatever they meet
 
 
 async def send_error(ctx: RequestContext, err: GatewayError):

@@ -38,6 +38,7 @@ class Plan:
     semantic: tuple[str, str] | None = None  # (text to embed, context hash)
     embedder: str = ""
     vector: object = None
+    sent: object = None  # the exact lookup queued ahead (prefetch), to await in lookup
 
 
 @dataclass(slots=True)
@@ -101,10 +102,17 @@ def plan_for(ctx) -> Plan | None:
     return plan
 
 
+def prefetch(ctx, plan: Plan) -> None:
+    """Queue the exact lookup now, so that it travels with the rate-limit check queued next:
+    one Redis round trip for both. A request refused meanwhile just never reads the reply."""
+    if plan.key is not None and plan.read:
+        plan.sent = get_cache().store.get_soon(plan.key, ctx.route.id)
+
+
 async def lookup(ctx, plan: Plan) -> Hit | None:
     cache = get_cache()
     if plan.key is not None and plan.read:
-        entry, plan.generation = await cache.store.get(plan.key, ctx.route.id)
+        entry, plan.generation = await cache.store.get(plan.key, ctx.route.id, sent=plan.sent)
         if entry is not None:
             return Hit(entry["answer"], entry.get("cost", "0"), "hit")
     elif plan.read or plan.write:
@@ -141,22 +149,23 @@ async def _semantic_lookup(ctx, plan: Plan, semantic: SemanticCache) -> Hit | No
     return Hit(entry[0], entry[1], "semantic") if entry is not None else None
 
 
-async def store(ctx, plan: Plan, capture) -> None:
-    """At the end of a served miss: keep the answer if it is complete and replayable. The exact
-    entry is written before the client sees the end (put never raises); the semantic one, which
-    needs an embedding, in the background."""
+def store(ctx, plan: Plan, capture):
+    """At the end of a served miss (a respond.at_end hook): keep the answer if it is complete
+    and replayable. Returns the exact entry's write, to be awaited before the client sees the
+    end (it never raises); the semantic entry, which needs an embedding, goes in the background."""
     if ctx.cancelled or ctx.status != 200 or not ctx.response_started:
-        return
+        return None
     answer = capture.result(usage_dict(ctx.usage) if ctx.usage is not None else None)
     if answer is None:
-        return
+        return None
     cost = str(_cost(ctx))
     cache = get_cache()
     if plan.semantic is not None and not _has_tool_calls(answer):
         cache.background(_semantic_store(ctx, plan, answer, cost, cache.semantic))
     if plan.key is not None:
         entry = {"gen": plan.generation, "cost": cost, "at": round(time.time(), 3), "answer": answer}
-        await cache.store.put(plan.key, entry, plan.settings.ttl)
+        return cache.store.put_soon(plan.key, entry, plan.settings.ttl)
+    return None
 
 
 async def _semantic_store(ctx, plan: Plan, answer: dict, cost: str, semantic: SemanticCache) -> None:

@@ -38,10 +38,13 @@ class RedisStore:
     def __init__(self, redis):
         self.redis = redis
 
-    async def get(self, key: str, route_id: int) -> tuple[dict | None, int | None]:
-        """(entry or None, the route's generation); (None, None) when Redis cannot answer."""
+    async def get(self, key: str, route_id: int, sent=None) -> tuple[dict | None, int | None]:
+        """(entry or None, the route's generation); (None, None) when Redis cannot answer.
+        `sent`: the reply of a `get_soon` for the same key."""
         try:
-            raw, gen = await self.redis.execute(b"MGET", key, generations.redis_key(route_id))
+            if sent is None:
+                sent = self.redis.send(b"MGET", key, generations.redis_key(route_id))
+            raw, gen = await sent
         except Exception as exc:  # noqa: BLE001 - a cache outage is a miss, never an error
             log.warning("cache lookup failed: %s", type(exc).__name__)
             return None, None
@@ -55,14 +58,36 @@ class RedisStore:
             log.warning("cache generation read failed: %s", type(exc).__name__)
             return None
 
+    def get_soon(self, key: str, route_id: int):
+        """Queue the lookup now (beside the rate-limit check); `get(..., sent=)` reads it later."""
+        try:
+            return self.redis.send(b"MGET", key, generations.redis_key(route_id))
+        except Exception as exc:  # noqa: BLE001 - a cache outage is a miss
+            log.warning("cache lookup failed: %s", type(exc).__name__)
+            return None
+
     async def put(self, key: str, entry: dict, ttl: int) -> None:
+        pending = self.put_soon(key, entry, ttl)
+        if pending is not None:
+            await pending
+
+    def put_soon(self, key: str, entry: dict, ttl: int):
+        """Queue the write now; returns what to await (it never raises), or None."""
         data = encode(entry)
         if len(data) > MAX_ENTRY_BYTES:
-            return
+            return None
         try:
-            await self.redis.execute(b"SET", key, data, b"EX", ttl)
+            return _logged(self.redis.send(b"SET", key, data, b"EX", ttl))
         except Exception as exc:  # noqa: BLE001
             log.warning("cache write failed: %s", type(exc).__name__)
+            return None
+
+
+async def _logged(reply) -> None:
+    try:
+        await reply
+    except Exception as exc:  # noqa: BLE001 - a lost write is a later miss, never a failed request
+        log.warning("cache write failed: %s", type(exc).__name__)
 
 
 class MemoryStore:
@@ -73,7 +98,7 @@ class MemoryStore:
         self.entries: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
         self.size = 0
 
-    async def get(self, key: str, route_id: int) -> tuple[dict | None, int | None]:
+    async def get(self, key: str, route_id: int, sent=None) -> tuple[dict | None, int | None]:
         gen = self.gens.get(route_id)
         found = self.entries.get(key)
         if found is None:
@@ -88,7 +113,13 @@ class MemoryStore:
     async def generation(self, route_id: int) -> int:
         return self.gens.get(route_id)
 
+    def get_soon(self, key: str, route_id: int):
+        return None  # nothing to overlap: the lookup is in-process
+
     async def put(self, key: str, entry: dict, ttl: int) -> None:
+        self.put_soon(key, entry, ttl)
+
+    def put_soon(self, key: str, entry: dict, ttl: int) -> None:
         data = encode(entry)
         if len(data) > MAX_ENTRY_BYTES:
             return

@@ -39,16 +39,33 @@ class Limiter:
         return verdict
 
     async def settle(self, lease: Lease | None, used_tokens: int) -> None:
-        """Reconcile the tokens and free the slots. Happens even if the request is cancelled while
-        waiting here: each backend's `_settle` hands its work over before its first suspension
-        (the in-process one never suspends; the Redis one has queued its script by then)."""
+        """Reconcile the tokens and free the slots (once; later calls do nothing)."""
+        pending = self.settle_soon(lease, used_tokens)
+        if pending is not None:
+            await pending
+
+    def settle_soon(self, lease: Lease | None, used_tokens: int):
+        """Start settling now; returns what to await (it never raises), or None when done already.
+        The work is handed over before this returns (the in-process backend does it all; the Redis
+        one has queued its script), so it happens even if the request is cancelled right after."""
         if lease is None or lease.settled:
-            return
+            return None
         lease.settled = True
         try:
-            await self._settle(lease, used_tokens)
+            pending = self._settle(lease, used_tokens)
         except self.backend_errors as exc:
             self._outage(exc)  # the slots expire on their TTL; the estimate stays counted
+            return None
+        if pending is None:
+            self._recovered()
+            return None
+        return self._settled(pending)
+
+    async def _settled(self, pending) -> None:
+        try:
+            await pending
+        except self.backend_errors as exc:
+            self._outage(exc)
         else:
             self._recovered()
 
@@ -68,5 +85,6 @@ class Limiter:
         """(raw verdict figures, lease time in ms, backend handle)."""
         raise NotImplementedError
 
-    async def _settle(self, lease: Lease, used_tokens: int) -> None:
+    def _settle(self, lease: Lease, used_tokens: int):
+        """Settle, or start to and return the backend's reply to await; must not suspend."""
         raise NotImplementedError

@@ -87,7 +87,7 @@ class MemoryLimiter(Limiter):
             handle = {rule.ident: c.consume(rule, member, tokens, now) for rule, c in zip(rules, scopes, strict=True)}
         return [int(not refused), refused, metric, wait, now, *_tightest(rules, scopes, now)], now, handle
 
-    async def _settle(self, lease: Lease, used_tokens: int) -> None:
+    def _settle(self, lease: Lease, used_tokens: int) -> None:
         now = self._clock() * 1000
         for rule in lease.rules:
             counters = self._scopes[rule.ident]

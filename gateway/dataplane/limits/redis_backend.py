@@ -69,13 +69,13 @@ class RedisLimiter(Limiter):
             self._hold(member, leases)
         return raw, raw[4], None
 
-    async def _settle(self, lease: Lease, used_tokens: int) -> None:
+    def _settle(self, lease: Lease, used_tokens: int):
         self._held.pop(lease.member, None)
         token_rules = [rule for rule in lease.rules if rule.tpm is not None]
         keys = [key for rule in token_rules for key in _keys(rule)[1:3]]
         keys += [_keys(rule)[3] for rule in lease.rules if rule.max_parallel is not None]
         args = [lease.member, lease.tokens, used_tokens, lease.at, WINDOW_MS, len(token_rules)]
-        await self.client.evalsha(self._settle_script, keys, args)
+        return self.client.evalsha_soon(self._settle_script, keys, args)
 
     def _hold(self, member: str, leases: tuple[str, ...]) -> None:
         self._held[member] = leases

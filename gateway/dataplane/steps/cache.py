@@ -10,6 +10,9 @@ carries `x-switchyard-cache`.
 """
 from __future__ import annotations
 
+from functools import partial
+
+from gateway.dataplane import respond
 from gateway.dataplane.cache import replay, service
 from gateway.dataplane.cache.capture import Capture
 
@@ -21,8 +24,20 @@ def _mark(ctx, header: str, ledger: str) -> None:
     ctx.response_headers.append((HEADER, header.encode()))
 
 
+PLAN = "cache_plan"
+
+
+async def cache_prefetch(ctx, next_step):
+    """Right before the rate-limit step: plan the request and queue its exact lookup (see
+    service.prefetch); cache_lookup, after the limits and budgets, reads the reply."""
+    plan = ctx.state[PLAN] = service.plan_for(ctx)
+    if plan is not None:
+        service.prefetch(ctx, plan)
+    await next_step(ctx)
+
+
 async def cache_lookup(ctx, next_step):
-    plan = service.plan_for(ctx)
+    plan = ctx.state[PLAN] if PLAN in ctx.state else service.plan_for(ctx)
     if plan is None:
         await next_step(ctx)
         return
@@ -37,5 +52,5 @@ async def cache_lookup(ctx, next_step):
         await next_step(ctx)
         return
     capture = ctx.state["capture"] = Capture()
-    ctx.before_end = lambda done: service.store(done, plan, capture)
+    respond.at_end(ctx, partial(service.store, plan=plan, capture=capture))
     await next_step(ctx)

@@ -8,6 +8,9 @@ is a no-op. No limits set: no limiter call, no headers.
 """
 from __future__ import annotations
 
+from functools import partial
+
+from gateway.dataplane import respond
 from gateway.dataplane.limits.process import get_limiter
 from gateway.dataplane.limits.rules import estimate_tokens, rules_for, used_tokens
 from gateway.dataplane.limits.targets import TOKENS_STATE
@@ -29,23 +32,19 @@ async def rate_limit(ctx, next_step):
     if verdict.lease is None:
         await next_step(ctx)  # rpm only: nothing to give back
         return
-    ctx.send = _settling_before_the_end(ctx, limiter, verdict.lease, ctx.send)
+    lease = verdict.lease
+    counts_tokens = any(rule.tpm is not None for rule in lease.rules)
+    respond.at_end(ctx, partial(_settle_at_end, limiter=limiter, lease=lease, counts_tokens=counts_tokens))
     try:
         await next_step(ctx)
     finally:
-        await limiter.settle(verdict.lease, used_tokens(ctx))
+        await limiter.settle(lease, used_tokens(ctx))
 
 
-def _settling_before_the_end(ctx, limiter, lease, send):
+def _settle_at_end(ctx, limiter, lease, counts_tokens):
     """Free the slot before the client can read the end of the answer: a client that sends its
-    next request as soon as this one ends must find it free (max_parallel: 1 would flake)."""
-    counts_tokens = any(rule.tpm is not None for rule in lease.rules)
-
-    async def send_then_settle(message):
-        last = message["type"] == "http.response.body" and not message.get("more_body")
-        # Without upstream usage yet (estimated later by the call step), settle in `finally`.
-        if last and (ctx.usage is not None or not counts_tokens):
-            await limiter.settle(lease, used_tokens(ctx))
-        await send(message)
-
-    return send_then_settle
+    next request as soon as this one ends must find it free (max_parallel: 1 would flake).
+    Without upstream usage yet (the call step estimates it afterwards), `finally` settles."""
+    if counts_tokens and ctx.usage is None:
+        return None
+    return limiter.settle_soon(lease, used_tokens(ctx))

@@ -3,6 +3,7 @@ import asyncio
 
 import pytest
 
+from gateway.dataplane import respond
 from gateway.dataplane.canonical import Usage
 from gateway.dataplane.errors import GatewayError
 from gateway.dataplane.limits import TargetRateLimited, acquire_target, rules_for
@@ -83,9 +84,9 @@ async def test_it_frees_the_slot_before_the_last_byte_reaches_the_client(limiter
 
     async def answer(c):
         c.usage = Usage(input_tokens=2, output_tokens=5)
-        await c.send({"type": "http.response.start", "status": 200, "headers": []})
-        await c.send({"type": "http.response.body", "body": b"part", "more_body": True})
-        await c.send({"type": "http.response.body", "body": b"end"})
+        await respond.start_stream(c)
+        await respond.send_chunk(c, b"part")
+        await respond.end_stream(c, b"end")
 
     ctx.send = send
     await ratelimit.rate_limit(ctx, answer)
