@@ -162,6 +162,11 @@ class WireRedis:
         await self._connect()
         return await self.evalsha_soon(script, keys, args)
 
+    def flush(self):
+        """Write what is queued now rather than at the end of this loop turn: for a change that
+        must reach Redis before the caller tells anyone it is done."""
+        self._flush()
+
     def _flush(self):
         data, self._outbox = b"".join(self._outbox), []
         if self._protocol is not None and data:

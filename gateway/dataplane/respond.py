@@ -33,7 +33,7 @@ async def send_json(ctx: RequestContext, status: int, body: bytes, extra=()):
     _mark_first_byte(ctx)
     ctx.status = status
     if ctx.before_end is not None:
-        await _before_end(ctx)  # before the head too: head and body then leave back to back
+        _before_end(ctx)  # before the head too: head and body then leave back to back
     headers = _headers(ctx, [JSON, *extra])
     await ctx.send({"type": "http.response.start", "status": status, "headers": headers})
     await ctx.send({"type": "http.response.body", "body": body})
@@ -53,7 +53,7 @@ async def send_chunk(ctx: RequestContext, data: bytes):
 
 async def end_stream(ctx: RequestContext, tail: bytes = b""):
     if ctx.before_end is not None:
-        await _before_end(ctx)
+        _before_end(ctx)
     await ctx.send({"type": "http.response.body", "body": tail, "more_body": False})
     ctx.response_complete = True
 
@@ -61,19 +61,20 @@ async def end_stream(ctx: RequestContext, tail: bytes = b""):
 def at_end(ctx: RequestContext, hook) -> None:
     """Run hook(ctx) once, right before the client can see the answer end: a client that sends
     its next request the moment this one ends must find what this one changed (its cache entry,
-    its rate-limit slot freed). A hook starts its work at once (a Redis command queued) and
-    returns what to await, or None; the hooks' Redis commands thus leave and return together."""
+    its rate-limit slot freed). Hooks are synchronous and do not wait for their store's reply:
+    when one returns, its change has left (an in-process update done, a Redis command written to
+    the socket), and Redis runs commands in the order they arrive, so the next request, sent
+    only after this answer ended, finds it on any process. Hooks handle their own failures."""
     if ctx.before_end is None:
         ctx.before_end = [hook]
     else:
         ctx.before_end.append(hook)
 
 
-async def _before_end(ctx: RequestContext):
+def _before_end(ctx: RequestContext):
     hooks, ctx.before_end = ctx.before_end, None
-    waiting = [pending for pending in map(lambda hook: hook(ctx), hooks) if pending is not None]
-    for pending in waiting:
-        await pending  # hooks handle their own failures: the answer is delivered whatever they meet
+    for hook in hooks:
+        hook(ctx)
 
 
 async def send_error(ctx: RequestContext, err: GatewayError):

@@ -7,6 +7,7 @@ and drops writes: caching is an optimisation and must never fail a request.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections import OrderedDict
@@ -69,25 +70,28 @@ class RedisStore:
     async def put(self, key: str, entry: dict, ttl: int) -> None:
         pending = self.put_soon(key, entry, ttl)
         if pending is not None:
-            await pending
+            with contextlib.suppress(Exception):  # logged by _log_failure
+                await pending
 
     def put_soon(self, key: str, entry: dict, ttl: int):
-        """Queue the write now; returns what to await (it never raises), or None."""
+        """Write now without waiting (the command is on the socket when this returns); returns the
+        pending reply, or None. A failure is logged, never raised: a lost write is a later miss."""
         data = encode(entry)
         if len(data) > MAX_ENTRY_BYTES:
             return None
         try:
-            return _logged(self.redis.send(b"SET", key, data, b"EX", ttl))
+            reply = self.redis.send(b"SET", key, data, b"EX", ttl)
         except Exception as exc:  # noqa: BLE001
             log.warning("cache write failed: %s", type(exc).__name__)
             return None
+        self.redis.flush()
+        reply.add_done_callback(_log_failure)
+        return reply
 
 
-async def _logged(reply) -> None:
-    try:
-        await reply
-    except Exception as exc:  # noqa: BLE001 - a lost write is a later miss, never a failed request
-        log.warning("cache write failed: %s", type(exc).__name__)
+def _log_failure(reply) -> None:
+    if not reply.cancelled() and reply.exception() is not None:
+        log.warning("cache write failed: %s", type(reply.exception()).__name__)
 
 
 class MemoryStore:

@@ -1,6 +1,7 @@
 """What both limiters share: outage handling (fail closed or open), settling off the request's fate."""
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 
@@ -39,15 +40,17 @@ class Limiter:
         return verdict
 
     async def settle(self, lease: Lease | None, used_tokens: int) -> None:
-        """Reconcile the tokens and free the slots (once; later calls do nothing)."""
+        """Reconcile the tokens and free the slots (once; later calls do nothing); waits for the
+        backend's reply."""
         pending = self.settle_soon(lease, used_tokens)
         if pending is not None:
-            await pending
+            with contextlib.suppress(*self.backend_errors):  # noted by _settled
+                await pending
 
     def settle_soon(self, lease: Lease | None, used_tokens: int):
-        """Start settling now; returns what to await (it never raises), or None when done already.
-        The work is handed over before this returns (the in-process backend does it all; the Redis
-        one has queued its script), so it happens even if the request is cancelled right after."""
+        """Settle without waiting: the work has left before this returns (the in-process backend
+        has done it; the Redis one has written its script to the socket), so it happens even if
+        the request is cancelled right after. Returns the backend's pending reply, or None."""
         if lease is None or lease.settled:
             return None
         lease.settled = True
@@ -59,15 +62,17 @@ class Limiter:
         if pending is None:
             self._recovered()
             return None
-        return self._settled(pending)
+        pending.add_done_callback(self._settled)
+        return pending
 
-    async def _settled(self, pending) -> None:
-        try:
-            await pending
-        except self.backend_errors as exc:
-            self._outage(exc)
-        else:
+    def _settled(self, reply) -> None:
+        if reply.cancelled():
+            return
+        exc = reply.exception()
+        if exc is None:
             self._recovered()
+        elif isinstance(exc, self.backend_errors):
+            self._outage(exc)
 
     def _outage(self, exc: BaseException) -> None:
         if not self._down:
@@ -86,5 +91,5 @@ class Limiter:
         raise NotImplementedError
 
     def _settle(self, lease: Lease, used_tokens: int):
-        """Settle, or start to and return the backend's reply to await; must not suspend."""
+        """Settle, or send the backend its work and return the reply's future; never suspends."""
         raise NotImplementedError

@@ -19,6 +19,7 @@ from gateway.dataplane.redis_wire import Script
 # One hash tag: a multi-key script must stay on one Redis Cluster slot.
 PREFIX = "{sy:rl}:"
 LEASE_TTL_S = 60  # a dead process's slots come back within this
+PLANS_MAX = 50_000
 RENEW_EVERY_S = 15  # a live one renews 4 times per TTL: three renewals may fail before a slot lapses
 NOT_LIMITED = -1
 
@@ -45,6 +46,18 @@ def _limited_keys(rule: Rule) -> list[str]:
     return keys
 
 
+def _plan(rules):
+    """(keys, limit arguments, lease keys, (settle keys, number of token rules)) of the rules."""
+    keys, limits = [], []
+    for rule in rules:
+        keys += _limited_keys(rule)
+        limits += (_limit(rule.rpm), _limit(rule.tpm), _limit(rule.max_parallel))
+    leases = tuple(_keys(rule)[3] for rule in rules if rule.max_parallel is not None)
+    token_rules = [rule for rule in rules if rule.tpm is not None]
+    settling = (tuple(key for rule in token_rules for key in _keys(rule)[1:3]) + leases, len(token_rules))
+    return tuple(keys), tuple(limits), leases, settling
+
+
 class RedisLimiter(Limiter):
     backend_errors = (RedisError, OSError, asyncio.TimeoutError)
 
@@ -55,27 +68,38 @@ class RedisLimiter(Limiter):
         self._settle_script = Script(scripts.SETTLE)
         self._renew_script = Script(scripts.RENEW)
         self._held: dict[str, tuple[str, ...]] = {}  # member -> leases keys, renewed while held
+        self._plans: dict[int, tuple] = {}  # id(rules) -> (rules, what _prepared returns)
         self._renewer: asyncio.Task | None = None
 
-    async def _acquire(self, member: str, rules: list[Rule], tokens: int):
-        keys, args = [], [member, tokens, WINDOW_MS, int(LEASE_TTL_S * 1000), PARALLEL_WAIT_MS]
-        for rule in rules:
-            keys += _limited_keys(rule)
-            args += (_limit(rule.rpm), _limit(rule.tpm), _limit(rule.max_parallel))
+    async def _acquire(self, member: str, rules, tokens: int):
+        keys, limits, leases, settling = self._prepared(rules)
+        args = (member, tokens, WINDOW_MS, int(LEASE_TTL_S * 1000), PARALLEL_WAIT_MS, *limits)
         reply = await self.client.evalsha(self._acquire_script, keys, args)
         raw = [int(figure) for figure in reply.split()]
-        leases = tuple(_keys(rule)[3] for rule in rules if rule.max_parallel is not None)
         if raw[0] and leases:
             self._hold(member, leases)
-        return raw, raw[4], None
+        return raw, raw[4], settling  # the lease's handle: what its settle sends
 
     def _settle(self, lease: Lease, used_tokens: int):
         self._held.pop(lease.member, None)
-        token_rules = [rule for rule in lease.rules if rule.tpm is not None]
-        keys = [key for rule in token_rules for key in _keys(rule)[1:3]]
-        keys += [_keys(rule)[3] for rule in lease.rules if rule.max_parallel is not None]
-        args = [lease.member, lease.tokens, used_tokens, lease.at, WINDOW_MS, len(token_rules)]
-        return self.client.evalsha_soon(self._settle_script, keys, args)
+        keys, token_rules = lease.handle
+        args = (lease.member, lease.tokens, used_tokens, lease.at, WINDOW_MS, token_rules)
+        reply = self.client.evalsha_soon(self._settle_script, keys, args)
+        self.client.flush()  # on the socket before the answer's end reaches the client
+        return reply
+
+    def _prepared(self, rules):
+        """_plan(rules), worked out once per tuple: rules_for hands out the same tuple for a key
+        and route until the snapshot changes."""
+        found = self._plans.get(id(rules))
+        if found is not None and found[0] is rules:
+            return found[1]
+        plan = _plan(rules)
+        if type(rules) is tuple:  # rules_for's, kept; a list is built per call (a target's rule)
+            if len(self._plans) >= PLANS_MAX:
+                self._plans.clear()
+            self._plans[id(rules)] = (rules, plan)  # holding `rules` keeps its id from being reused
+        return plan
 
     def _hold(self, member: str, leases: tuple[str, ...]) -> None:
         self._held[member] = leases

@@ -47,8 +47,28 @@ def make_rule(scope: str, ident: str, label: str, limits) -> Rule | None:
     return Rule(scope, ident, label, rpm, tpm, parallel, bool(limits.get("fail_open")))
 
 
-def rules_for(ctx) -> list[Rule]:
-    """The key's, its user's, team's and tenant's, and the route's limits; [] when none are set."""
+# Rules depend only on the snapshot, the key and the route: built once per pair and snapshot.
+_memo: tuple = (None, {})  # (snapshot, {(key id, route id): (key, route, rules)})
+MEMO_MAX = 50_000  # pairs remembered per snapshot before starting afresh
+
+
+def rules_for(ctx) -> tuple[Rule, ...]:
+    """The key's, its user's, team's and tenant's, and the route's limits; () when none are set."""
+    global _memo
+    if _memo[0] is not ctx.snapshot:
+        _memo = (ctx.snapshot, {})
+    memo = _memo[1]
+    found = memo.get((ctx.key.id, ctx.route.id))
+    if found is not None and found[0] is ctx.key and found[1] is ctx.route:
+        return found[2]
+    if len(memo) >= MEMO_MAX:
+        memo.clear()
+    rules = _rules(ctx)
+    memo[ctx.key.id, ctx.route.id] = (ctx.key, ctx.route, rules)
+    return rules
+
+
+def _rules(ctx) -> tuple[Rule, ...]:
     key, snapshot, route = ctx.key, ctx.snapshot, ctx.route
     member = snapshot.member_limits.get((key.tenant_id, key.user_id)) if key.user_id is not None else None
     team_id = key.team_id if key.team_id is not None else (member.team_id if member else None)
@@ -61,7 +81,7 @@ def rules_for(ctx) -> list[Rule]:
         tenant and make_rule("tenant", f"t{key.tenant_id}", f"tenant '{tenant.label}'", tenant.limits),
         make_rule("route", f"r{route.id}", f"route '{route.name}'", route.limits),
     )
-    return [rule for rule in candidates if rule]
+    return tuple(rule for rule in candidates if rule)
 
 
 def target_rule(route, target) -> Rule | None:

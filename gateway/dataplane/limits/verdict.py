@@ -10,6 +10,9 @@ from gateway.dataplane.limits.rules import Rule
 METRICS = ("", "requests", "tokens", "parallel")  # the backends' metric codes 1..3
 UNLIMITED = -1  # a backend's "no such limit" in the header figures
 SCOPE_HEADER = "x-switchyard-limit-scope"
+# Where each metric's figures start in a raw verdict, and its OpenAI-style header names.
+HEADER_NAMES = tuple((at, *(f"x-ratelimit-{part}-{metric}".encode() for part in ("limit", "remaining", "reset")))
+                     for at, metric in ((5, "requests"), (8, "tokens")))
 
 
 def unavailable() -> GatewayError:
@@ -60,14 +63,12 @@ class Verdict:
     def headers(self) -> list[tuple[bytes, bytes]]:
         if not self.raw:
             return []  # admitted unchecked (fail open): nothing true to report
-        out = []
-        for name, (limit, left, reset) in (("requests", self.raw[5:8]), ("tokens", self.raw[8:11])):
-            if int(limit) != UNLIMITED:
-                out += [
-                    (b"x-ratelimit-limit-" + name.encode(), str(int(limit)).encode()),
-                    (b"x-ratelimit-remaining-" + name.encode(), str(max(int(left), 0)).encode()),
-                    (b"x-ratelimit-reset-" + name.encode(), format_reset(float(reset)).encode()),
-                ]
+        out, raw = [], self.raw
+        for at, limit_name, left_name, reset_name in HEADER_NAMES:
+            limit = int(raw[at])
+            if limit != UNLIMITED:
+                out += ((limit_name, b"%d" % limit), (left_name, b"%d" % max(int(raw[at + 1]), 0)),
+                        (reset_name, format_reset(raw[at + 2]).encode()))
         return out
 
     def error(self, cls=GatewayError) -> GatewayError:

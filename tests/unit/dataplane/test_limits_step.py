@@ -1,5 +1,6 @@
 """The rate-limit step with a fake `next`, the scopes it finds, and per-target limits."""
 import asyncio
+import dataclasses
 
 import pytest
 
@@ -106,7 +107,19 @@ async def test_it_finds_the_user_team_tenant_and_route_limits():
 
 
 async def test_it_ignores_limits_that_only_say_fail_open():
-    assert rules_for(make_ctx({"fail_open": True}, snapshot=snapshot_with(tenant={}))) == []
+    assert rules_for(make_ctx({"fail_open": True}, snapshot=snapshot_with(tenant={}))) == ()
+
+
+def test_it_builds_a_key_and_route_s_rules_once_per_snapshot():
+    ctx = make_ctx({"rpm": 10}, snapshot=snapshot_with(tenant={"rpm": 100}))
+    rules = rules_for(ctx)
+    assert rules_for(ctx) is rules
+    same_ids = make_ctx({"rpm": 20}, snapshot=ctx.snapshot)  # another key object: never the first's rules
+    same_ids.key = dataclasses.replace(same_ids.key, id=ctx.key.id)
+    same_ids.route = dataclasses.replace(same_ids.route, id=ctx.route.id)
+    assert rules_for(same_ids)[0].rpm == 20
+    ctx.snapshot = snapshot_with(tenant={"rpm": 50})  # a new configuration
+    assert [r.rpm for r in rules_for(ctx)] == [10, 50]
 
 
 async def test_it_holds_a_target_slot_until_released(limiter):
