@@ -83,6 +83,7 @@ cleanup() {
   trap - EXIT INT TERM
   if [ -n "${SAMPLER:-}" ]; then kill -TERM "$SAMPLER" 2>/dev/null || true; fi
   for ((i=${#STARTED[@]}-1; i>=0; i--)); do stop_bg "${STARTED[$i]}"; done
+  [ -n "${REDIS_MASK:-}" ] && taskset -a -p "$REDIS_MASK" "$REDIS_PID" >/dev/null 2>&1 || true
   [ -n "$PEER_RUNNING" ] && "$HARNESS/peers.sh" stop "$PEER_RUNNING" >/dev/null 2>&1 || true
   [ "$UPSTREAM_OURS" = 1 ] && "$HARNESS/upstream.sh" stop >/dev/null 2>&1 || true
   exit $rc
@@ -133,6 +134,18 @@ PY
 [[ " $mode " == *" pg "* ]] && export DATABASE_URL=postgres://postgres@127.0.0.1:5432/$DB
 [[ " $mode " == *" redis "* ]] && export REDIS_URL=redis://127.0.0.1:6379/$RDB
 echo "DATABASE_URL=${DATABASE_URL:-(SQLite under $WORK/var)} REDIS_URL=${REDIS_URL:-(embedded: in-process, spool + in-process ledger writer)}"
+# Redis is infrastructure like the fake upstream and the Celery worker: for this session it shares the
+# load cpu, not the SUT's, so the policies run measures the gateway, not Redis's Lua beside it on one
+# core (its affinity is restored on exit). LiteLLM and Portkey run without it.
+REDIS_PID= REDIS_MASK=
+if [ -n "${REDIS_URL:-}" ] && REDIS_PID=$(pgrep -x redis-server | head -n 1); then
+  REDIS_MASK=$(taskset -p "$REDIS_PID" 2>/dev/null | awk '{print $NF}')
+  if [ -n "$REDIS_MASK" ] && taskset -a -p -c "$LOAD_CPU" "$REDIS_PID" >/dev/null 2>&1; then
+    echo "redis-server (pid $REDIS_PID) pinned to cpu $LOAD_CPU for this session"
+  else
+    REDIS_MASK=; echo "redis-server left where it runs (cannot change its affinity)"
+  fi
+fi
 echo "SWITCHYARD_VAR_DIR=$WORK/var  harness=$HARNESS  load cpu $LOAD_CPU, SUT cpu $SUT_CPU, $D s runs"
 "$PY" manage.py migrate --noinput -v 0
 sed -e "s/@UP1@/$((UP+1))/g; s/@UP2@/$((UP+2))/g; s/@UP4@/$((UP+4))/g; s/@UP5@/$((UP+5))/g; s/@KEY@/$KEY/g; s/@PKEY@/$PKEY/g" \
