@@ -1,11 +1,13 @@
 """Writing ASGI responses: JSON answers, SSE streams and errors in the caller's format."""
 from __future__ import annotations
 
+import logging
 import time
 
 from gateway.dataplane.context import RequestContext
 from gateway.dataplane.errors import GatewayError, render_error, sse_error_event
 
+log = logging.getLogger("switchyard.dataplane")
 JSON = (b"content-type", b"application/json")
 SSE_HEADERS = [
     (b"content-type", b"text/event-stream; charset=utf-8"),
@@ -74,7 +76,11 @@ def at_end(ctx: RequestContext, hook) -> None:
 def _before_end(ctx: RequestContext):
     hooks, ctx.before_end = ctx.before_end, None
     for hook in hooks:
-        hook(ctx)
+        try:
+            hook(ctx)
+        except Exception as exc:  # noqa: BLE001 - bookkeeping must not cost the client its answer
+            log.error("request %s: end-of-answer hook failed: %s", ctx.request_id, type(exc).__name__,
+                      exc_info=exc)
 
 
 async def send_error(ctx: RequestContext, err: GatewayError):

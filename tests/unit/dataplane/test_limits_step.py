@@ -153,3 +153,20 @@ async def test_it_returns_a_no_op_release_for_a_target_without_limits(limiter):
     ctx = make_ctx()
     await (await acquire_target(ctx, ctx.route.targets[0]))()
     assert limiter._scopes == {}
+
+
+async def test_it_delivers_the_answer_when_an_end_of_answer_hook_fails(caplog):
+    ctx = make_ctx()
+    sent = []
+
+    async def send(message):
+        sent.append(message)
+
+    def broken(_ctx):
+        raise RuntimeError("bookkeeping bug")
+
+    ctx.send = send
+    respond.at_end(ctx, broken)
+    await respond.send_json(ctx, 200, b"{}")
+    assert [m["type"] for m in sent] == ["http.response.start", "http.response.body"] and sent[1]["body"] == b"{}"
+    assert "end-of-answer hook failed: RuntimeError" in caplog.text
