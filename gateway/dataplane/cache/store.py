@@ -7,7 +7,6 @@ and drops writes: caching is an optimisation and must never fail a request.
 """
 from __future__ import annotations
 
-import contextlib
 import logging
 import time
 from collections import OrderedDict
@@ -42,9 +41,11 @@ class RedisStore:
     async def get(self, key: str, route_id: int, sent=None) -> tuple[dict | None, int | None]:
         """(entry or None, the route's generation); (None, None) when Redis cannot answer.
         `sent`: the reply of a `get_soon` for the same key."""
-        try:
+        if sent is None:
+            sent = self.get_soon(key, route_id)
             if sent is None:
-                sent = self.redis.send(b"MGET", key, generations.redis_key(route_id))
+                return None, None
+        try:
             raw, gen = await sent
         except Exception as exc:  # noqa: BLE001 - a cache outage is a miss, never an error
             log.warning("cache lookup failed: %s", type(exc).__name__)
@@ -66,12 +67,6 @@ class RedisStore:
         except Exception as exc:  # noqa: BLE001 - a cache outage is a miss
             log.warning("cache lookup failed: %s", type(exc).__name__)
             return None
-
-    async def put(self, key: str, entry: dict, ttl: int) -> None:
-        pending = self.put_soon(key, entry, ttl)
-        if pending is not None:
-            with contextlib.suppress(Exception):  # logged by _log_failure
-                await pending
 
     def put_soon(self, key: str, entry: dict, ttl: int):
         """Write now without waiting (the command is on the socket when this returns); returns the
@@ -119,9 +114,6 @@ class MemoryStore:
 
     def get_soon(self, key: str, route_id: int):
         return None  # nothing to overlap: the lookup is in-process
-
-    async def put(self, key: str, entry: dict, ttl: int) -> None:
-        self.put_soon(key, entry, ttl)
 
     def put_soon(self, key: str, entry: dict, ttl: int) -> None:
         data = encode(entry)

@@ -90,9 +90,9 @@ def test_it_reads_route_settings_with_defaults():
 
 async def test_it_evicts_expires_and_invalidates_in_memory(tmp_path):
     store = MemoryStore(FileGenerations(tmp_path / "gens.json"))
-    await store.put("a", {"gen": 0, "answer": {}}, ttl=60)
+    store.put_soon("a", {"gen": 0, "answer": {}}, ttl=60)
     assert (await store.get("a", 1))[0] == {"gen": 0, "answer": {}}
-    await store.put("b", {"gen": 0}, ttl=0)
+    store.put_soon("b", {"gen": 0}, ttl=0)
     assert (await store.get("b", 1))[0] is None
     store.gens.table, store.gens._checked = {"1": 1}, time.monotonic()
     assert await store.get("a", 1) == (None, 1)  # an older generation is a miss
