@@ -14,8 +14,7 @@ from collections.abc import Iterable, Mapping
 from email.utils import parsedate_to_datetime
 from typing import Any, Protocol
 
-import orjson
-
+from .. import fastjson
 from ..canonical import Target, UpstreamRequest, Usage, usage_from_dict
 from ..errors import ProviderError, scrub
 from ..sse import SSEError, SSEEvent, SSEParser
@@ -190,12 +189,9 @@ class Adapter:
     def passthrough_usage(self, body: bytes) -> Usage | None:
         """Usage from a passed-through (untranslated) non-streaming response."""
         try:
-            obj = orjson.loads(body)
-        except orjson.JSONDecodeError:
-            try:
-                obj = json.loads(body)  # what orjson refuses but Python reads (NaN in logprobs, say)
-            except MALFORMED:
-                return None
+            obj = fastjson.loads(body)  # also what orjson refuses but Python reads (NaN in logprobs, say)
+        except MALFORMED:
+            return None
         try:
             return usage_from_dict(obj.get("usage"))
         except MALFORMED:
