@@ -35,7 +35,7 @@ async def send_json(ctx: RequestContext, status: int, body: bytes, extra=()):
     _mark_first_byte(ctx)
     ctx.status = status
     if ctx.before_end is not None:
-        _before_end(ctx)  # before the head too: head and body then leave back to back
+        await _before_end(ctx)  # before the head too: head and body then leave back to back
     headers = _headers(ctx, [JSON, *extra])
     await ctx.send({"type": "http.response.start", "status": status, "headers": headers})
     await ctx.send({"type": "http.response.body", "body": body})
@@ -55,7 +55,7 @@ async def send_chunk(ctx: RequestContext, data: bytes):
 
 async def end_stream(ctx: RequestContext, tail: bytes = b""):
     if ctx.before_end is not None:
-        _before_end(ctx)
+        await _before_end(ctx)
     await ctx.send({"type": "http.response.body", "body": tail, "more_body": False})
     ctx.response_complete = True
 
@@ -64,23 +64,31 @@ def at_end(ctx: RequestContext, hook) -> None:
     """Run hook(ctx) once, right before the client can see the answer end: a client that sends
     its next request the moment this one ends must find what this one changed (its cache entry,
     its rate-limit slot freed). Hooks are synchronous and do not wait for their store's reply:
-    when one returns, its change has left (an in-process update done, a Redis command written to
-    the socket), and Redis runs commands in the order they arrive, so the next request, sent
-    only after this answer ended, finds it on any process. Hooks handle their own failures."""
+    one makes its change in-process, or queues a Redis command and returns what completes once
+    that has left for Redis (WireRedis.leaving). The answer's end goes out only after that, and
+    Redis runs commands in the order they arrive, so the next request, sent only after this
+    answer ended, finds the change on any process. All the commands that the requests ending in
+    one loop turn queued leave in one write. Hooks handle their own failures."""
     if ctx.before_end is None:
         ctx.before_end = [hook]
     else:
         ctx.before_end.append(hook)
 
 
-def _before_end(ctx: RequestContext):
+async def _before_end(ctx: RequestContext):
     hooks, ctx.before_end = ctx.before_end, None
+    leaving = []
     for hook in hooks:
         try:
-            hook(ctx)
+            sent = hook(ctx)
         except Exception as exc:  # noqa: BLE001 - bookkeeping must not cost the client its answer
             log.error("request %s: end-of-answer hook failed: %s", ctx.request_id, type(exc).__name__,
                       exc_info=exc)
+            continue
+        if sent is not None and sent not in leaving:  # one Redis write carries a loop turn's commands
+            leaving.append(sent)
+    for sent in leaving:
+        await sent
 
 
 async def send_error(ctx: RequestContext, err: GatewayError):

@@ -149,22 +149,23 @@ async def _semantic_lookup(ctx, plan: Plan, semantic: SemanticCache) -> Hit | No
     return Hit(entry[0], entry[1], "semantic") if entry is not None else None
 
 
-def store(ctx, plan: Plan, capture) -> None:
+def store(ctx, plan: Plan, capture):
     """At the end of a served miss (a respond.at_end hook): keep the answer if it is complete
-    and replayable. The exact entry is written before the client can see the end; the semantic
-    one, which needs an embedding, in the background."""
+    and replayable. The exact entry is written before the client can see the end (returns what
+    to await for that); the semantic one, which needs an embedding, in the background."""
     if ctx.cancelled or ctx.status != 200 or not ctx.response_started:
-        return
+        return None
     answer = capture.result(usage_dict(ctx.usage) if ctx.usage is not None else None)
     if answer is None:
-        return
+        return None
     cost = str(_cost(ctx))
     cache = get_cache()
     if plan.semantic is not None and not _has_tool_calls(answer):
         cache.background(_semantic_store(ctx, plan, answer, cost, cache.semantic))
     if plan.key is not None:
         entry = {"gen": plan.generation, "cost": cost, "at": round(time.time(), 3), "answer": answer}
-        cache.store.put_soon(plan.key, entry, plan.settings.ttl)
+        return cache.store.put_soon(plan.key, entry, plan.settings.ttl)
+    return None
 
 
 async def _semantic_store(ctx, plan: Plan, answer: dict, cost: str, semantic: SemanticCache) -> None:

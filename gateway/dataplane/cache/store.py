@@ -69,24 +69,22 @@ class RedisStore:
             return None
 
     def put_soon(self, key: str, entry: dict, ttl: int):
-        """Write now without waiting (the command is on the socket when this returns); returns the
-        pending reply, or None. A failure is logged, never raised: a lost write is a later miss."""
+        """Queue the write without waiting for its reply; returns what completes once it has left
+        for Redis (or None). A failure is logged, never raised: a lost write is a later miss."""
         data = encode(entry)
         if len(data) > MAX_ENTRY_BYTES:
             return None
         try:
-            reply = self.redis.send(b"SET", key, data, b"EX", ttl)
+            self.redis.send_then((b"SET", key, data, b"EX", ttl), _log_failure)
         except Exception as exc:  # noqa: BLE001
             log.warning("cache write failed: %s", type(exc).__name__)
             return None
-        self.redis.flush()
-        reply.add_done_callback(_log_failure)
-        return reply
+        return self.redis.leaving()
 
 
-def _log_failure(reply) -> None:
-    if not reply.cancelled() and reply.exception() is not None:
-        log.warning("cache write failed: %s", type(reply.exception()).__name__)
+def _log_failure(_reply, exc) -> None:
+    if exc is not None:
+        log.warning("cache write failed: %s", type(exc).__name__)
 
 
 class MemoryStore:

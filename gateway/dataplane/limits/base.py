@@ -1,9 +1,11 @@
 """What both limiters share: outage handling (fail closed or open), settling off the request's fate."""
 from __future__ import annotations
 
-import contextlib
+import asyncio
+import itertools
 import logging
 import os
+from functools import partial
 
 from gateway.dataplane.limits.rules import Rule
 from gateway.dataplane.limits.verdict import Lease, Verdict, unavailable
@@ -12,6 +14,19 @@ log = logging.getLogger("switchyard.dataplane.limits")
 WINDOW_MS = 60_000  # rpm and tpm count over the trailing minute
 # A concurrency refusal cannot know when a slot frees; a second is a polite first retry.
 PARALLEL_WAIT_MS = 1000
+
+
+class _Members:
+    """Names for acquisitions, unique across processes and replicas: a random prefix per process
+    (drawn again in a forked child) and a counter; no system call per request."""
+
+    def __init__(self) -> None:
+        self.prefix = os.urandom(6).hex() + "."
+        self.count = itertools.count()
+
+
+_members = _Members()
+os.register_at_fork(after_in_child=_members.__init__)
 
 
 class Limiter:
@@ -24,7 +39,7 @@ class Limiter:
 
     async def acquire(self, rules: list[Rule], tokens: int) -> Verdict:
         """A verdict, or GatewayError 503 when the counters are unreachable and a rule fails closed."""
-        member = os.urandom(8).hex()
+        member = f"{_members.prefix}{next(_members.count):x}"
         try:
             raw, at, handle = await self._acquire(member, rules, tokens)
         except self.backend_errors as exc:
@@ -42,33 +57,33 @@ class Limiter:
     async def settle(self, lease: Lease | None, used_tokens: int) -> None:
         """Reconcile the tokens and free the slots (once; later calls do nothing); waits for the
         backend's reply."""
-        pending = self.settle_soon(lease, used_tokens)
-        if pending is not None:
-            with contextlib.suppress(*self.backend_errors):  # noted by _settled
-                await pending
+        if lease is None or lease.settled:
+            return
+        replied = asyncio.get_running_loop().create_future()
+        self.settle_soon(lease, used_tokens, partial(self._replied, replied))
+        await replied
 
-    def settle_soon(self, lease: Lease | None, used_tokens: int):
-        """Settle without waiting: the work has left before this returns (the in-process backend
-        has done it; the Redis one has written its script to the socket), so it happens even if
-        the request is cancelled right after. Returns the backend's pending reply, or None."""
+    def settle_soon(self, lease: Lease | None, used_tokens: int, on_reply=None):
+        """Settle without waiting for the backend: the in-process one has done it when this
+        returns, the Redis one has queued its script, which runs even if the request is cancelled
+        right after. Returns what to await before the client may see the answer's end (the script
+        leaving for Redis), or None. on_reply(reply, exc): when the backend answered."""
         if lease is None or lease.settled:
             return None
         lease.settled = True
+        on_reply = on_reply or self._settled
         try:
-            pending = self._settle(lease, used_tokens)
-        except self.backend_errors as exc:
-            self._outage(exc)  # the slots expire on their TTL; the estimate stays counted
+            return self._settle(lease, used_tokens, on_reply)
+        except self.backend_errors as exc:  # the slots expire on their TTL; the estimate stays counted
+            on_reply(None, exc)
             return None
-        if pending is None:
-            self._recovered()
-            return None
-        pending.add_done_callback(self._settled)
-        return pending
 
-    def _settled(self, reply) -> None:
-        if reply.cancelled():
-            return
-        exc = reply.exception()
+    def _replied(self, replied, reply, exc) -> None:
+        self._settled(reply, exc)
+        if not replied.done():  # else the request was cancelled while waiting
+            replied.set_result(None)
+
+    def _settled(self, _reply, exc) -> None:
         if exc is None:
             self._recovered()
         elif isinstance(exc, self.backend_errors):
@@ -90,6 +105,7 @@ class Limiter:
         """(raw verdict figures, lease time in ms, backend handle)."""
         raise NotImplementedError
 
-    def _settle(self, lease: Lease, used_tokens: int):
-        """Settle, or send the backend its work and return the reply's future; never suspends."""
+    def _settle(self, lease: Lease, used_tokens: int, on_reply):
+        """Settle, or queue the backend's work; on_reply(reply, exc) once it is done. Returns what
+        to await for the work to have left (None: done already); never suspends."""
         raise NotImplementedError

@@ -87,7 +87,11 @@ class MemoryLimiter(Limiter):
             handle = {rule.ident: c.consume(rule, member, tokens, now) for rule, c in zip(rules, scopes, strict=True)}
         return [int(not refused), refused, metric, wait, now, *_tightest(rules, scopes, now)], now, handle
 
-    def _settle(self, lease: Lease, used_tokens: int) -> None:
+    def _settle(self, lease: Lease, used_tokens: int, on_reply) -> None:
+        self._reconcile(lease, used_tokens)
+        on_reply(None, None)
+
+    def _reconcile(self, lease: Lease, used_tokens: int) -> None:
         now = self._clock() * 1000
         for rule in lease.rules:
             counters = self._scopes[rule.ident]

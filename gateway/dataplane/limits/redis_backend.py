@@ -80,13 +80,12 @@ class RedisLimiter(Limiter):
             self._hold(member, leases)
         return raw, raw[4], settling  # the lease's handle: what its settle sends
 
-    def _settle(self, lease: Lease, used_tokens: int):
+    def _settle(self, lease: Lease, used_tokens: int, on_reply):
         self._held.pop(lease.member, None)
         keys, token_rules = lease.handle
         args = (lease.member, lease.tokens, used_tokens, lease.at, WINDOW_MS, token_rules)
-        reply = self.client.evalsha_soon(self._settle_script, keys, args)
-        self.client.flush()  # on the socket before the answer's end reaches the client
-        return reply
+        self.client.evalsha_then(self._settle_script, keys, args, on_reply)
+        return self.client.leaving()
 
     def _prepared(self, rules):
         """_plan(rules), worked out once per tuple: rules_for hands out the same tuple for a key

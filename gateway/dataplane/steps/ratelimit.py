@@ -41,9 +41,10 @@ async def rate_limit(ctx, next_step):
         await limiter.settle(lease, used_tokens(ctx))
 
 
-def _settle_at_end(ctx, limiter, lease, counts_tokens) -> None:
+def _settle_at_end(ctx, limiter, lease, counts_tokens):
     """Free the slot before the client can read the end of the answer: a client that sends its
     next request as soon as this one ends must find it free (max_parallel: 1 would flake).
     Without upstream usage yet (the call step estimates it afterwards), `finally` settles."""
     if not (counts_tokens and ctx.usage is None):
-        limiter.settle_soon(lease, used_tokens(ctx))
+        return limiter.settle_soon(lease, used_tokens(ctx))
+    return None

@@ -170,3 +170,24 @@ async def test_it_delivers_the_answer_when_an_end_of_answer_hook_fails(caplog):
     await respond.send_json(ctx, 200, b"{}")
     assert [m["type"] for m in sent] == ["http.response.start", "http.response.body"] and sent[1]["body"] == b"{}"
     assert "end-of-answer hook failed: RuntimeError" in caplog.text
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_it_ends_the_answer_only_after_the_hooks_writes_have_left(stream):
+    ctx = make_ctx()
+    sent, leaving = [], asyncio.get_running_loop().create_future()
+
+    async def send(message):
+        sent.append(message)
+
+    ctx.send = send
+    respond.at_end(ctx, lambda _ctx: leaving)  # a hook whose Redis command is queued, not yet written
+    respond.at_end(ctx, lambda _ctx: leaving)  # two writes of one loop turn: one wait
+    if stream:
+        await respond.start_stream(ctx)
+    ending = asyncio.ensure_future(respond.end_stream(ctx) if stream else respond.send_json(ctx, 200, b"{}"))
+    await asyncio.sleep(0.01)
+    assert [m for m in sent if m["type"] == "http.response.body"] == []  # held back
+    leaving.set_result(None)
+    await ending
+    assert sent[-1]["type"] == "http.response.body" and not sent[-1].get("more_body")

@@ -131,3 +131,51 @@ async def test_it_fails_the_waiting_callers_when_the_connection_drops_then_recon
             await client.execute(b"PING")
         assert await client.execute(b"PING") == b"PONG"
         await client.aclose()
+
+
+async def test_it_hands_a_reply_nobody_awaits_to_its_callback_in_order(wire, plain):
+    await plain.delete("wire-test:then")
+    await plain.script_flush()  # the callback form reloads a script Redis lacks too
+    bump = Script("return redis.call('INCRBY', KEYS[1], ARGV[1])")
+    await wire.execute(b"PING")
+    seen = []
+    wire.evalsha_then(bump, ["wire-test:then"], [2], lambda reply, exc: seen.append(("script", reply, exc)))
+    wire.send_then((b"NOSUCHCOMMAND",), lambda reply, exc: seen.append(("bad", reply, type(exc))))
+    await wire.execute(b"PING")  # answered after both: by then Redis asked for the script's source
+    assert await wire.execute(b"GET", "wire-test:then") == b"2"  # so the reload ran before this
+    assert seen == [("bad", None, ResponseError), ("script", 2, None)]
+    wire.evalsha_then(bump, ["wire-test:then"], [3], lambda reply, exc: seen.append(("again", reply, exc)))
+    assert await wire.execute(b"GET", "wire-test:then") == b"5"  # known now: in order, by digest
+    assert seen[-1] == ("again", 5, None)
+
+
+async def test_it_completes_leaving_once_the_queued_commands_are_written(wire, monkeypatch):
+    await wire.execute(b"PING")
+    assert wire.leaving() is None  # nothing queued
+    writes = []
+    transport = wire._protocol.transport
+    original = transport.write
+    monkeypatch.setattr(transport, "write", lambda data: (writes.append(data), original(data)))
+    replies = []
+    wire.send_then((b"SET", "wire-test:leaving", 1, b"EX", 30), lambda reply, exc: replies.append(reply))
+    wire.send_then((b"GET", "wire-test:leaving"), lambda reply, exc: replies.append(reply))
+    leaving = wire.leaving()
+    assert leaving is wire.leaving() and not leaving.done() and writes == []
+    await leaving
+    assert len(writes) == 1 and b"SET" in writes[0] and b"GET" in writes[0]  # one write for both
+    assert replies == []  # written, not yet answered: nobody waited for Redis
+    await wire.execute(b"PING")
+    assert replies == [b"OK", b"1"]
+
+
+async def test_it_tells_a_callback_when_the_connection_drops():
+    async with Server("silent") as server:
+        client = WireRedis(server.url, timeout=5)
+        failures = []
+        client.send_then((b"PING",), lambda reply, exc: failures.append(exc))  # connects first, then sends
+        await asyncio.sleep(0.1)
+        assert client.leaving() is None  # already written
+        client._protocol.transport.abort()  # the connection drops with the PING unanswered
+        await asyncio.sleep(0.05)
+        assert len(failures) == 1 and isinstance(failures[0], RedisConnectionError)
+        await client.aclose()
