@@ -168,6 +168,9 @@ class WireRedis:
         return self._leaving
 
     def _queue(self, args, then: Callable | None = None) -> asyncio.Future | None:
+        return self._queue_encoded(encode(args), then)
+
+    def _queue_encoded(self, command: bytes, then: Callable | None = None) -> asyncio.Future | None:
         if self._protocol is None:  # lost between connecting and queueing
             raise RedisConnectionError("Redis connection lost")
         loop = self._loop
@@ -175,7 +178,7 @@ class WireRedis:
         self._pending.append((future or then, loop.time()))
         if not self._outbox:
             loop.call_soon(self._flush)  # everything queued in this loop turn leaves in one write
-        self._outbox.append(encode(args))
+        self._outbox.append(command)
         if self._watch is None:
             self._watch = loop.call_later(WATCH_EVERY_S, self._check_stall)
         return future
@@ -207,6 +210,26 @@ class WireRedis:
         outcome = self._loop.create_future()
         self.evalsha_then(script, keys, args, partial(_settle, outcome))  # set as the reply is read
         return outcome
+
+    def run_soon(self, call: PreparedCall, lead) -> Awaitable:
+        """evalsha_soon for a prepared call: `lead` are its per-call leading arguments."""
+        if self._protocol is None:
+            return _quiet(asyncio.ensure_future(self._call_connecting(call, lead)))
+        outcome = self._loop.create_future()
+        middle = _bulks(lead)
+
+        def on_reply(reply, exc):
+            if isinstance(exc, NoScriptError) and self._protocol is not None:
+                self._queue_encoded(call.eval_head + middle + call.tail, partial(_settle, outcome))
+            else:
+                _settle(outcome, reply, exc)
+
+        self._queue_encoded(call.sha_head + middle + call.tail, on_reply)
+        return outcome
+
+    async def _call_connecting(self, call: PreparedCall, lead):
+        await self._connect()
+        return await self.run_soon(call, lead)
 
     async def _evalsha_connecting(self, script: Script, keys, args):
         await self._connect()
@@ -299,3 +322,23 @@ class Script:
     def __init__(self, source: str):
         self.source = source.encode()
         self.sha = hashlib.sha1(self.source).hexdigest().encode()  # noqa: S324 - Redis names scripts by SHA-1
+
+
+def _bulks(args) -> bytes:
+    """args as RESP bulk strings without the array's header: a piece to splice into a command."""
+    packed = encode(tuple(args))
+    return packed[packed.index(b"\r\n") + 2:]
+
+
+class PreparedCall:
+    """A script's call whose keys and trailing arguments are encoded once (the limiter's keys and
+    limits are fixed per key and route); each call encodes only its `lead` leading arguments."""
+
+    __slots__ = ("eval_head", "lead", "sha_head", "tail")
+
+    def __init__(self, script: Script, keys, lead: int, tail):
+        array = b"*%d\r\n" % (3 + len(keys) + lead + len(tail))
+        self.sha_head = array + _bulks((b"EVALSHA", script.sha, len(keys), *keys))
+        self.eval_head = array + _bulks((b"EVAL", script.source, len(keys), *keys))  # after a NOSCRIPT
+        self.tail = _bulks(tail) if tail else b""
+        self.lead = lead

@@ -14,7 +14,7 @@ from gateway.dataplane.limits import scripts
 from gateway.dataplane.limits.base import PARALLEL_WAIT_MS, WINDOW_MS, Limiter, log
 from gateway.dataplane.limits.rules import Rule
 from gateway.dataplane.limits.verdict import Lease
-from gateway.dataplane.redis_wire import Script
+from gateway.dataplane.redis_wire import PreparedCall, Script
 
 # One hash tag: a multi-key script must stay on one Redis Cluster slot.
 PREFIX = "{sy:rl}:"
@@ -72,10 +72,9 @@ class RedisLimiter(Limiter):
         self._renewer: asyncio.Task | None = None
 
     async def _acquire(self, member: str, rules, tokens: int):
-        keys, limits, leases, settling = self._prepared(rules)
-        args = (member, tokens, WINDOW_MS, int(LEASE_TTL_S * 1000), PARALLEL_WAIT_MS, *limits)
-        reply = await self.client.evalsha(self._acquire_script, keys, args)
-        raw = [int(figure) for figure in reply.split()]
+        call, leases, settling = self._prepared(rules)
+        reply = await self.client.run_soon(call, (member, tokens))
+        raw = list(map(int, reply.split()))
         if raw[0] and leases:
             self._hold(member, leases)
         return raw, raw[4], settling  # the lease's handle: what its settle sends
@@ -88,12 +87,14 @@ class RedisLimiter(Limiter):
         return self.client.leaving()
 
     def _prepared(self, rules):
-        """_plan(rules), worked out once per tuple: rules_for hands out the same tuple for a key
+        """_plan(rules) as a prepared script call, worked out once per tuple: rules_for hands out the same tuple for a key
         and route until the snapshot changes."""
         found = self._plans.get(id(rules))
         if found is not None and found[0] is rules:
             return found[1]
-        plan = _plan(rules)
+        keys, limits, leases, settling = _plan(rules)
+        fixed = (WINDOW_MS, int(LEASE_TTL_S * 1000), PARALLEL_WAIT_MS, *limits)
+        plan = PreparedCall(self._acquire_script, keys, 2, fixed), leases, settling  # 2: member, tokens
         if type(rules) is tuple:  # rules_for's, kept; a list is built per call (a target's rule)
             if len(self._plans) >= PLANS_MAX:
                 self._plans.clear()

@@ -77,8 +77,10 @@ class Verdict:
                    headers={SCOPE_HEADER: rule.scope})
 
 
-def _seconds(value: float) -> str:
-    return f"{value:.3f}".rstrip("0").rstrip(".")
+def _seconds(ms: int) -> str:
+    """Whole milliseconds as seconds: 1500 -> "1.5", 2000 -> "2" (integer arithmetic: exact)."""
+    whole, frac = divmod(ms, 1000)
+    return f"{whole}.{frac:03d}".rstrip("0") if frac else str(whole)
 
 
 def format_reset(ms: float) -> str:
@@ -87,8 +89,8 @@ def format_reset(ms: float) -> str:
     if ms < 1000:
         return f"{ms}ms" if ms else "0s"
     if ms < 60_000:
-        return _seconds(ms / 1000) + "s"
+        return _seconds(ms) + "s"
     minutes, rest = divmod(ms, 60_000)
     hours, minutes = divmod(minutes, 60)
-    text = f"{minutes}m{_seconds(rest / 1000)}s"
+    text = f"{minutes}m{_seconds(rest)}s"
     return f"{hours}h{text}" if hours else text

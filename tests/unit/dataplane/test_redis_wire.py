@@ -8,7 +8,7 @@ from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from gateway.dataplane import redis_wire
-from gateway.dataplane.redis_wire import Script, WireRedis, encode
+from gateway.dataplane.redis_wire import PreparedCall, Script, WireRedis, encode
 from tests.servers import free_port
 
 from .limits_support import redis_url
@@ -179,3 +179,11 @@ async def test_it_tells_a_callback_when_the_connection_drops():
         await asyncio.sleep(0.05)
         assert len(failures) == 1 and isinstance(failures[0], RedisConnectionError)
         await client.aclose()
+
+
+async def test_it_runs_a_prepared_call_as_the_same_command_and_reloads_its_script(wire, plain):
+    call = PreparedCall(ECHO, ["k"], 1, (7, "tail"))
+    assert call.sha_head + redis_wire._bulks(("v",)) + call.tail == encode((b"EVALSHA", ECHO.sha, 1, "k", "v", 7, "tail"))
+    await plain.script_flush()
+    assert await wire.run_soon(call, ("v",)) == [b"k", b"v"]  # Redis lacked it: loaded, then run
+    assert await wire.run_soon(call, (b"w",)) == [b"k", b"w"]
