@@ -87,8 +87,8 @@ class RedisLimiter(Limiter):
         return self.client.leaving()
 
     def _prepared(self, rules):
-        """_plan(rules) as a prepared script call, worked out once per tuple: rules_for hands out the same tuple for a key
-        and route until the snapshot changes."""
+        """(prepared acquire call, lease keys, settle handle) of the rules, worked out once per
+        tuple: rules_for hands out the same tuple for a key and route until the snapshot changes."""
         found = self._plans.get(id(rules))
         if found is not None and found[0] is rules:
             return found[1]

@@ -183,7 +183,8 @@ async def test_it_tells_a_callback_when_the_connection_drops():
 
 async def test_it_runs_a_prepared_call_as_the_same_command_and_reloads_its_script(wire, plain):
     call = PreparedCall(ECHO, ["k"], 1, (7, "tail"))
-    assert call.sha_head + redis_wire._bulks(("v",)) + call.tail == encode((b"EVALSHA", ECHO.sha, 1, "k", "v", 7, "tail"))
+    spliced = call.sha_head + redis_wire._bulks(("v",)) + call.tail
+    assert spliced == encode((b"EVALSHA", ECHO.sha, 1, "k", "v", 7, "tail"))
     await plain.script_flush()
     assert await wire.run_soon(call, ("v",)) == [b"k", b"v"]  # Redis lacked it: loaded, then run
     assert await wire.run_soon(call, (b"w",)) == [b"k", b"w"]
