@@ -22,7 +22,8 @@ async def rate_limit(ctx, next_step):
         await next_step(ctx)
         return
     tokens = 0
-    if any(rule.tpm is not None for rule in rules):
+    counts_tokens = any(rule.tpm is not None for rule in rules)
+    if counts_tokens:
         tokens = ctx.state[TOKENS_STATE] = estimate_tokens(ctx)
     limiter = get_limiter()
     verdict = await limiter.acquire(rules, tokens)
@@ -32,8 +33,7 @@ async def rate_limit(ctx, next_step):
     if verdict.lease is None:
         await next_step(ctx)  # rpm only: nothing to give back
         return
-    lease = verdict.lease
-    counts_tokens = any(rule.tpm is not None for rule in lease.rules)
+    lease = verdict.lease  # holds every tpm rule (those settle), so counts_tokens is the lease's too
     respond.at_end(ctx, partial(_settle_at_end, limiter=limiter, lease=lease, counts_tokens=counts_tokens))
     try:
         await next_step(ctx)

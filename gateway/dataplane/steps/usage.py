@@ -13,9 +13,23 @@ from gateway.dataplane.errors import GatewayError
 from gateway.dataplane.pricing import cost_usd, price_for
 
 
+COST_STATE = "call_cost"
+
+
 def call_cost(ctx):
-    """(price, exact cost) of the call as its ledger row records them; budgets settle with the same figure."""
-    usage, route = ctx.usage, ctx.route
+    """(price, exact cost) of the call as its ledger row records them; budgets settle with the same figure.
+    Worked out once per request and usage (the cache entry, the budgets and the ledger row all ask)."""
+    usage, target = ctx.usage, ctx.target
+    found = ctx.state.get(COST_STATE)
+    if found is not None and found[0] is usage and found[1] is target and usage is not None:
+        return found[2]  # same attempt (a failover changes the target and resets the usage)
+    result = _call_cost(ctx, usage)
+    ctx.state[COST_STATE] = (usage, target, result)
+    return result
+
+
+def _call_cost(ctx, usage):
+    route = ctx.route
     # The price in force when the call started, for its tenant and route (billing/prices/book.py).
     price = price_for(ctx.snapshot.prices, ctx.key.tenant_id, route.id if route else None, ctx.target, ctx.started_wall)
     if usage is None:
