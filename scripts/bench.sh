@@ -415,6 +415,18 @@ if [ "${BENCH_FLOOR:-1}" = 1 ]; then
   for _ in $(seq 60); do curl -s -o /dev/null -X POST -d '{}' "$GW/v1/chat/completions" && break; sleep 0.5; done
   FLOOR_PID=$(cat "$WORK/floor.pid")
   load_run floor "$FLOOR_PID" -c 50 -d "$D" -p "$FLOOR_PID" "$GW" bench-json json && FLOOR=1
+  # The latency targets read against the floor too: what a proxy that does nothing adds at 10
+  # connections, and to the first event of a paced stream (the same ttfb.py run as above).
+  say "floor: json, 10 connections (direct vs nginx hop vs floor)"
+  compare_run floor10 -c 10 -d "$D" -p "$FLOOR_PID" "$GW" bench-json json
+  stop_bg floor
+  say "floor: TTFB on slowstream, 4 connections x 5 requests"
+  start_bg floor "$SUT_CPU" env FLOOR_UPSTREAM="http://127.0.0.1:$((UP+4))" "$PY" -m uvicorn scripts.bench.floor:app \
+    --host 127.0.0.1 --port "$PORT" --no-access-log --loop uvloop --http httptools --log-level warning --backlog 16384
+  for _ in $(seq 60); do curl -s -o /dev/null "$GW/" && break; sleep 0.5; done
+  FLOOR_TTFB_DIRECT=$("$HARNESS/ttfb.py" -n 5 -c 4 "http://127.0.0.1:$((UP+4))" bench-slowstream)
+  FLOOR_TTFB=$("$HARNESS/ttfb.py" -n 5 -c 4 "$GW" bench-slowstream)
+  echo "direct: $FLOOR_TTFB_DIRECT"; echo "floor : $FLOOR_TTFB"
   stop_bg floor
 fi
 
@@ -498,6 +510,10 @@ if [ -n "$FLOOR" ]; then
   f=${L_OUT[floor]}
   row "floor json c50 rps, CPU ms/req" "$(kv "$f" rps), $(mget floor cpu_ms_per_req)" "$(fi_ floor)" ""
   row "Switchyard rps / floor rps, CPU / floor CPU" "$(awk -v a="$sy_rps" -v b="$(kv "$f" rps)" 'BEGIN{printf "%.2f", (b>0) ? a/b : 0}')x, $(awk -v a="$sy_cpu" -v b="$(mget floor cpu_ms_per_req)" 'BEGIN{printf "%.2f", (b>0) ? a/b : 0}')x" "" ""
+  read -r f50 f99 <<<"$(cadded floor10 gateway)"
+  row "floor json c10 rps, added p50 / p99 vs direct" "$(cget floor10 gateway rps), ${f50:-n/a} / ${f99:-n/a} ms" "$(mget floor10.gateway foreign)" "Switchyard: $a10 / $b10 ms"
+  ftt=$(awk -v a="$(kv "${FLOOR_TTFB:-}" ttfb_p50_ms)" -v b="$(kv "${FLOOR_TTFB_DIRECT:-}" ttfb_p50_ms)" 'BEGIN{if (a=="" || b=="") print "n/a"; else printf "%+.1f", a-b}')
+  row "floor added TTFB p50 vs direct" "$ftt ms (floor p50 $(kv "${FLOOR_TTFB:-}" ttfb_p50_ms) ms)" "" "Switchyard: $ADDED_TTFB ms"
 fi
 if [ -n "$GRAN" ]; then
   g=${L_OUT[gran50]} g10=${L_OUT[gran10]}
