@@ -10,8 +10,8 @@ and are parsed by hiredis straight into the waiting futures. Ordering is Redis's
 guarantee on one connection, so no request ids are needed. A write nobody waits for (a
 rate-limit settle, a cache entry) takes a callback instead of a future, run as its reply is
 read; `leaving()` lets a caller hold the end of its answer until such writes are on the
-socket without a write of its own (measured: a `write` per request for those two cost 15 % of
-a policies run's throughput).
+socket without a write of its own (measured: with these, a policies run served 15 % more
+requests per second than with a future and an immediate `write` per command).
 
 A stalled server fails every waiting command after `timeout` seconds (checked by one timer,
 not one per command) and the connection is dropped; the next command reconnects. Errors are
