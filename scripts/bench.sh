@@ -227,6 +227,16 @@ corrected() { # corrected TAG RUNLINE RPS: prints and stores the corrected figur
   esac
 }
 declare -A M C_OUT L_OUT
+# The ledger writer's inserts share the load cpu with wrk: where a figure is the load cpu's rather
+# than the gateway's (tail latency, req/s when that cpu saturates), it is paused for the run, on
+# every side of the comparison; usage events wait in the Redis stream and are written on resume.
+CELERY_PAUSED=
+pause_ledger_writer() {
+  if [ -s "$WORK/celery.pid" ] && kill -STOP -- "-$(cat "$WORK/celery.pid")" 2>/dev/null; then
+    CELERY_PAUSED=$(cat "$WORK/celery.pid"); echo "(Celery ledger writer paused for this part)"
+  fi
+}
+resume_ledger_writer() { if [ -n "$CELERY_PAUSED" ]; then kill -CONT -- "-$CELERY_PAUSED" 2>/dev/null || true; CELERY_PAUSED=; fi; }
 compare_run() { # compare_run TAG compare.sh-args... (last three: GW MODEL MODE)
   local tag=$1 try out f best="" bestf=999 t rl rps; shift
   for ((try=0; try<=RETRIES; try++)); do
@@ -291,7 +301,10 @@ echo "gateway pid $SUT_PID; idle RSS after start-up and one request: $IDLE_RSS M
 say "json, 50 connections: direct vs nginx hop vs gateway"
 compare_run json50 -c 50 -d "$D" -k "$KEY" -p "$SUT_PID" "$GW" bench-json json
 say "json, 10 connections"
+# Seen 2026-11-27 with the writer running: the direct run's own p99 went from 0.08 to 4.5-7.6 ms.
+pause_ledger_writer
 compare_run json10 -c 10 -d "$D" -k "$KEY" -p "$SUT_PID" "$GW" bench-json json
+resume_ledger_writer
 say "stream, 10 connections (gateway only)"
 load_run stream10 "$SUT_PID" -c 10 -d "$D" -k "$KEY" -p "$SUT_PID" "$GW" bench-stream stream
 
@@ -332,15 +345,12 @@ if [ "$DO_POLICIES" = 1 ]; then
   # in the policies-on runs, 98-99 % in the off runs), so req/s measured the load cpu, not the
   # gateway. The ledger writer is paused for these rounds, on both sides alike (the usage events wait
   # in the Redis stream and are written when it resumes; the usage pipeline check above already ran).
-  CELERY_PAUSED=
-  if [ -s "$WORK/celery.pid" ] && kill -STOP -- "-$(cat "$WORK/celery.pid")" 2>/dev/null; then
-    CELERY_PAUSED=$(cat "$WORK/celery.pid"); echo "(Celery ledger writer paused for these rounds)"
-  fi
+  pause_ledger_writer
   for ((r=1; r<=POLICY_ROUNDS; r++)); do
     policy_run "pol.off.$r" "$KEY" bench-json
     policy_run "pol.on.$r" "$PKEY" bench-policies
   done
-  if [ -n "$CELERY_PAUSED" ]; then kill -CONT -- "-$CELERY_PAUSED" 2>/dev/null || true; CELERY_PAUSED=; fi
+  resume_ledger_writer
   mean_rps() { for ((r=1; r<=POLICY_ROUNDS; r++)); do kv "${P_OUT[$1.$r]}" rps; done | awk '{s+=$1} END{printf "%.1f", NR ? s/NR : 0}'; }
   POLICY_OFF=$(mean_rps pol.off) POLICY_ON=$(mean_rps pol.on)
   POLICY_ERR=$(for t in "${!P_OUT[@]}"; do echo "$(kv "${P_OUT[$t]}" non2xx) $(kv "${P_OUT[$t]}" sockerr) $(kv "${P_OUT[$t]}" timeouts)"; done \
@@ -429,7 +439,9 @@ if [ "${BENCH_FLOOR:-1}" = 1 ]; then
   # The latency targets read against the floor too: what a proxy that does nothing adds at 10
   # connections, and to the first event of a paced stream (the same ttfb.py run as above).
   say "floor: json, 10 connections (direct vs nginx hop vs floor)"
+  pause_ledger_writer  # as for the gateway's 10-connection run
   compare_run floor10 -c 10 -d "$D" -p "$FLOOR_PID" "$GW" bench-json json
+  resume_ledger_writer
   stop_bg floor
   say "floor: TTFB on slowstream, 4 connections x 5 requests"
   start_bg floor "$SUT_CPU" env FLOOR_UPSTREAM="http://127.0.0.1:$((UP+4))" "$PY" -m uvicorn scripts.bench.floor:app \
