@@ -192,14 +192,19 @@ class WireRedis:
             _then_after(asyncio.ensure_future(self._evalsha_connecting(script, keys, args)), then)
             return
         tail = (len(keys), *keys, *args)
+        self._script_then(encode((b"EVALSHA", script.sha, *tail)),
+                          lambda: encode((b"EVAL", script.source, *tail)), then)
 
+    def _script_then(self, by_digest: bytes, with_source: Callable[[], bytes], then: Callable) -> None:
+        """Queue a script by digest; after a NOSCRIPT (Redis restarted or flushed its scripts) queue
+        it again with its source, chained to the reply rather than to a caller that may be gone."""
         def on_reply(reply, exc):
             if isinstance(exc, NoScriptError) and self._protocol is not None:
-                self._queue((b"EVAL", script.source, *tail), then)
+                self._queue_encoded(with_source(), then)
             else:
                 then(reply, exc)
 
-        self._queue((b"EVALSHA", script.sha, *tail), on_reply)
+        self._queue_encoded(by_digest, on_reply)
 
     def evalsha_soon(self, script: Script, keys, args) -> Awaitable:
         """The script's reply, to await. With a connection up the script runs even if nobody awaits
@@ -217,14 +222,8 @@ class WireRedis:
             return _quiet(asyncio.ensure_future(self._call_connecting(call, lead)))
         outcome = self._loop.create_future()
         middle = _bulks(lead)
-
-        def on_reply(reply, exc):
-            if isinstance(exc, NoScriptError) and self._protocol is not None:
-                self._queue_encoded(call.eval_head + middle + call.tail, partial(_settle, outcome))
-            else:
-                _settle(outcome, reply, exc)
-
-        self._queue_encoded(call.sha_head + middle + call.tail, on_reply)
+        self._script_then(call.sha_head + middle + call.tail, lambda: call.eval_head + middle + call.tail,
+                          partial(_settle, outcome))
         return outcome
 
     async def _call_connecting(self, call: PreparedCall, lead):
@@ -334,11 +333,10 @@ class PreparedCall:
     """A script's call whose keys and trailing arguments are encoded once (the limiter's keys and
     limits are fixed per key and route); each call encodes only its `lead` leading arguments."""
 
-    __slots__ = ("eval_head", "lead", "sha_head", "tail")
+    __slots__ = ("eval_head", "sha_head", "tail")
 
     def __init__(self, script: Script, keys, lead: int, tail):
         array = b"*%d\r\n" % (3 + len(keys) + lead + len(tail))
         self.sha_head = array + _bulks((b"EVALSHA", script.sha, len(keys), *keys))
         self.eval_head = array + _bulks((b"EVAL", script.source, len(keys), *keys))  # after a NOSCRIPT
         self.tail = _bulks(tail) if tail else b""
-        self.lead = lead
