@@ -11,7 +11,6 @@ import asyncio
 import gc
 import logging
 import time
-import uuid
 from functools import partial
 
 from django.conf import settings
@@ -19,6 +18,7 @@ from django.conf import settings
 from gateway.dataplane import respond
 from gateway.dataplane.context import RequestContext
 from gateway.dataplane.errors import GatewayError
+from gateway.dataplane.ids import uuid4_hex
 from gateway.dataplane.runtime import get_runtime
 from gateway.dataplane.steps.auth import authenticate
 from gateway.dataplane.steps.budget import enforce_budgets
@@ -106,7 +106,7 @@ def _context(scope, send, route, path_param, runtime) -> RequestContext:
     ingress, endpoint, method = route
     headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", ())}
     return RequestContext(
-        scope=scope, send=send, request_id=headers.get("x-request-id") or uuid.uuid4().hex,
+        scope=scope, send=send, request_id=headers.get("x-request-id") or uuid4_hex(),
         ingress=ingress, endpoint=endpoint, method=method, headers=headers, raw_body=b"",
         snapshot=runtime.snapshot, started_wall=time.time(), started=time.perf_counter(), path_param=path_param,
     )

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import uuid
 from dataclasses import dataclass, field
 
 from gateway.dataplane.budgets import money
@@ -18,6 +17,7 @@ from gateway.dataplane.budgets.periods import minute_of
 from gateway.dataplane.budgets.plan import BLOCK, BudgetInfo, Counter, applicable, counter, mode_of, worst_case_micro
 from gateway.dataplane.budgets.store import ADMITTED, CHARGE, DOWNGRADED, RELEASE, RedisCounters, Verdict
 from gateway.dataplane.errors import GatewayError
+from gateway.dataplane.ids import uuid4_hex
 from gateway.dataplane.runtime import get_runtime
 
 # The route step's clamp, so a downgraded call obeys its new route's cap exactly as a direct one would.
@@ -75,7 +75,7 @@ class BudgetEngine:
     async def _reserve(self, ctx, budgets, may_downgrade) -> tuple[Verdict, Hold | None]:
         cost = worst_case_micro(ctx, ctx.route)
         counters = tuple(counter(b, ctx.started_wall, mode_of(b, may_downgrade)) for b in budgets)
-        hold = Hold(uuid.uuid4().hex + f":{cost}", cost, counters)
+        hold = Hold(uuid4_hex() + f":{cost}", cost, counters)
         try:
             verdict = await self.store.reserve(list(counters), hold.member, RESERVATION_TTL_S, cost)
         except self.store.errors as exc:

@@ -7,11 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 
 from gateway.dataplane.errors import GatewayError
+from gateway.dataplane.ids import uuid4_str
 from gateway.dataplane.pricing import cost_usd, price_for
-
 
 COST_STATE = "call_cost"
 
@@ -44,7 +43,7 @@ def build_event(ctx) -> dict:
     tokens = (usage.input_tokens, usage.output_tokens, usage.cached_tokens) if usage else (0, 0, 0)
     cache_write = usage.cache_write_tokens if usage else 0
     return {
-        "event_id": str(uuid.uuid4()),
+        "event_id": uuid4_str(),
         "request_id": ctx.request_id,
         "created_at": ctx.started_wall,
         "tenant_id": key.tenant_id,
