@@ -202,14 +202,14 @@ start_gateway() { # start_gateway uvicorn|granian -> SUT_PID
 # every parent process on the machine (see scripts/bench/sampler.py), so on a shared box they include
 # other people's processes. Each run is therefore also watched by sampler.py, which gives per wrk/ttfb
 # run: SUT CPU and RSS (proper tree), foreign% (CPU of processes that are neither the SUT, this bench,
-# the fake upstream, nor the bench's usage pipeline) and infra% (Celery worker + Postgres backends of
+# the fake upstream, nor the bench's usage pipeline) and infra% (Celery worker, redis-server, Postgres backends of
 # the scratch database). Those corrected figures are the ones the summary uses.
 SAMPLER=
 sampler_start() { # sampler_start SUT_PID
   local ng=() f
   for f in "${BENCH_DIR:-/tmp/bench-upstream}"/{up,hop}/nginx.pid; do [ -s "$f" ] && ng+=(--nginx "$(cat "$f")"); done
   BENCH_LOAD_CPU=$LOAD_CPU "$PY" "$ROOT/scripts/bench/sampler.py" --sut "$1" "${ng[@]}" --ours $$ \
-    --infra "$(cat "$WORK/celery.pid" 2>/dev/null || echo 0)" --db "${DATABASE_URL:+$DB}" \
+    --infra "$(cat "$WORK/celery.pid" 2>/dev/null || echo 0)" ${REDIS_PID:+--infra "$REDIS_PID"} --db "${DATABASE_URL:+$DB}" \
     >"$WORK/sampler.out" 2>>"$WORK/logs/sampler.err" &
   SAMPLER=$!
   sleep 0.5

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """CPU/RSS accounting for bench runs, sampled from /proc (no forks), pinned to the load cpu.
 
-usage: sampler.py --sut PID [--nginx PID]... [--infra PID] [--db NAME] [--ours PID] [--interval 0.2]
+usage: sampler.py --sut PID [--nginx PID]... [--infra PID]... [--db NAME] [--ours PID] [--interval 0.2]
 Runs until SIGTERM/SIGINT, then prints one line per load process it saw (wrk or ttfb.py):
 
   RUN tool=wrk pid= url= conns= dur= secs= sut_cpu_s= sut_rss_start_mb= sut_rss_peak_mb= foreign_pct= infra_pct=
@@ -14,7 +14,8 @@ come and go are counted for the intervals they lived.
 
 Categories (ticks, % of one core over the load process's lifetime):
   sut    the system under test and its descendants
-  infra  --infra's tree (the bench's Celery worker) + Postgres backends of --db (process title)
+  infra  --infra trees (the bench's Celery worker; redis-server when the bench uses it) + Postgres
+         backends of --db (process title)
   ours   --ours's tree (the bench script: harness scripts, wrk, this sampler) and --nginx trees, minus sut/infra
   foreign = all busy CPU (/proc/stat) - sut - infra - ours
 """
@@ -26,7 +27,7 @@ import time
 ap = argparse.ArgumentParser()
 ap.add_argument("--sut", type=int, required=True)
 ap.add_argument("--nginx", type=int, action="append", default=[])
-ap.add_argument("--infra", type=int, default=0)
+ap.add_argument("--infra", type=int, action="append", default=[])
 ap.add_argument("--db", default="")
 ap.add_argument("--ours", type=int, default=0)
 ap.add_argument("--interval", type=float, default=0.2)
@@ -107,7 +108,7 @@ while not stop:
     ps = procs()
     b = busy()
     sut = subtree(ps, [a.sut])
-    infra = subtree(ps, [a.infra]) if a.infra else set()
+    infra = subtree(ps, [pid for pid in a.infra if pid]) if any(a.infra) else set()
     if a.db:
         for pid, (_pp, _t, _r, comm) in ps.items():
             if comm == "postgres" and pid not in infra:
