@@ -121,3 +121,14 @@ def _generated_secret(path, nbytes):
     with os.fdopen(fd, "w") as handle:
         handle.write(value)
     return value
+
+
+UNSPECIFIED_HOSTS = frozenset({"", "0.0.0.0", "::"})
+
+
+def local_url(host, port):
+    """Where a browser on this machine reaches a server listening on host:port: 0.0.0.0 is where
+    a server listens, not an address anyone can visit."""
+    host = "127.0.0.1" if host in UNSPECIFIED_HOSTS else host
+    host = f"[{host}]" if ":" in host else host
+    return f"http://{host}:{port}"

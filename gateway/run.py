@@ -22,7 +22,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gateway.settings")
 
 from django.core.exceptions import ImproperlyConfigured
 
-from gateway.env import env_bool, env_int, env_str
+from gateway.env import env_bool, env_int, env_str, local_url
 
 log = logging.getLogger("switchyard.run")
 
@@ -36,7 +36,6 @@ POLL_SECONDS = 0.2
 MAX_PORT = 65535
 PR_SET_PDEATHSIG = 1  # from <sys/prctl.h>
 ROLES = ("all", "init", "server", "worker", "beat")
-UNSPECIFIED_HOSTS = {"", "0.0.0.0", "::"}
 
 
 @dataclass(frozen=True)
@@ -54,12 +53,7 @@ class Options:
     @property
     def base_url(self):
         """Where users reach the server: SITE_URL behind a proxy, else this machine's address."""
-        if self.site_url:
-            return self.site_url
-        # 0.0.0.0 is where the server listens, not an address a browser can visit.
-        host = "127.0.0.1" if self.host in UNSPECIFIED_HOSTS else self.host
-        host = f"[{host}]" if ":" in host else host
-        return f"http://{host}:{self.port}"
+        return self.site_url or local_url(self.host, self.port)
 
 
 def read_options():

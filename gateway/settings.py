@@ -9,7 +9,7 @@ from pathlib import Path
 
 import dj_database_url
 
-from gateway.env import env_bool, env_choice, env_float, env_int, env_list, env_secret, env_str, env_url
+from gateway.env import env_bool, env_choice, env_float, env_int, env_list, env_secret, env_str, env_url, local_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("SWITCHYARD_VAR_DIR", str(BASE_DIR / "var")))
@@ -24,7 +24,8 @@ KEY_PEPPER = env_secret("SWITCHYARD_KEY_PEPPER", generated_into=VAR_DIR / "key_p
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
-SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000")
+# Unset: follows HOST and PORT, as `make run` prints it (alert payloads and portal snippets link here).
+SITE_URL = env_str("SITE_URL", "") or local_url(env_str("HOST", "127.0.0.1"), env_int("PORT", 8000, minimum=1))
 
 INSTALLED_APPS = [
     "django.contrib.admin",

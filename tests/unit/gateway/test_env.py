@@ -96,3 +96,19 @@ def test_it_has_a_migration_for_every_model_change():
     from django.core.management import call_command
 
     call_command("makemigrations", "--check", "--dry-run", verbosity=0)
+
+
+def test_site_url_follows_host_and_port_unless_set(tmp_path):
+    """Alert payloads and the portal's snippets link to SITE_URL: with PORT=9123 they must say 9123."""
+    def site_url(extra):
+        clean = {k: v for k, v in os.environ.items() if k not in ("SITE_URL", "HOST", "PORT")}
+        clean.update(SWITCHYARD_VAR_DIR=str(tmp_path), DJANGO_SETTINGS_MODULE="gateway.settings", **extra)
+        code = "from django.conf import settings; from portal.snippets import base_url; print(settings.SITE_URL, base_url())"
+        done = subprocess.run([sys.executable, "-c", code], env=clean, cwd=ROOT, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        return done.stdout.split()
+
+    assert site_url({}) == ["http://127.0.0.1:8000", "http://127.0.0.1:8000/v1"]
+    assert site_url({"PORT": "9123", "HOST": "0.0.0.0"}) == ["http://127.0.0.1:9123", "http://127.0.0.1:9123/v1"]
+    assert site_url({"HOST": "::1", "PORT": "9124"})[0] == "http://[::1]:9124"
+    assert site_url({"SITE_URL": "https://ai.example.com", "PORT": "9123"})[0] == "https://ai.example.com"
