@@ -4,7 +4,6 @@ Registered in gateway/api/urls.py as `price-overrides` and `prices`.
 """
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Prefetch, Q
-from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import exceptions, mixins, permissions, serializers, viewsets
@@ -12,12 +11,11 @@ from rest_framework.decorators import action
 
 from billing.catalogue import catalogue_entries
 from billing.models import PriceOverride
-from billing.prices.book import MILLION, PriceBook
-from billing.prices.services import overrides_in_force, price_override_delete, price_override_save
+from billing.prices.quote import Quoter
+from billing.prices.services import price_override_delete, price_override_save
 from gateway.api.base import ADMINS, TenantScopedViewSet
 from gateway.api.fields import ScopedRelatedField
 from gateway.api.permissions import access_for
-from gateway.dataplane.pricing import base_price
 from gateway.models import Provider, Role, Route, RouteTarget, Tenant
 
 
@@ -132,10 +130,6 @@ class CatalogueEntrySerializer(serializers.Serializer):
     source = serializers.CharField()
 
 
-def _per_mtok(per_token):
-    return None if per_token is None else format((per_token * MILLION).normalize(), "f")
-
-
 @extend_schema_view(
     list=extend_schema(parameters=[OpenApiParameter("tenant", int, description="price shared routes for this tenant")]),
     retrieve=extend_schema(parameters=[OpenApiParameter("tenant", int)]),
@@ -175,13 +169,11 @@ class PriceApi(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Generi
         return int(value)
 
     def _priced(self, routes):
-        now = timezone.now()
-        overrides = {o.pk: o for o in overrides_in_force(now)}
-        book, shared_for = PriceBook({}, overrides.values()), self._tenant_param()
+        quoter, shared_for = Quoter(), self._tenant_param()
         rows = []
         for route in routes:
             tenant_id = route.tenant_id if route.tenant_id is not None else shared_for
-            targets = [_target_price(book, overrides, tenant_id, route, t, now) for t in route.targets.all()]
+            targets = [quoter.quote(tenant_id, route, t) for t in route.targets.all()]
             rows.append({"id": route.pk, "name": route.name, "tenant": route.tenant_id,
                          "priced_for_tenant": tenant_id, "targets": targets})
         return rows
@@ -198,26 +190,3 @@ class PriceApi(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Generi
         entries = catalogue_entries(provider=params.get("provider"), model=params.get("model"))
         page = self.paginate_queryset(entries)
         return self.get_paginated_response(CatalogueEntrySerializer(page, many=True).data)
-
-
-def _target_price(book, overrides, tenant_id, route, target, now):
-    window = book.window(tenant_id, route.pk, target.provider_id, target.model, now.timestamp())
-    override = overrides[window.override_id] if window else None
-    price = window.price if window else base_price(target.provider, target.model)
-    hourly = override is not None and override.unit == PriceOverride.Unit.HOUR
-    return {
-        "provider": target.provider_id, "provider_name": target.provider.name, "model": target.model,
-        "unit": PriceOverride.Unit.HOUR if hourly else PriceOverride.Unit.TOKEN,
-        "input_per_mtok": None if hourly else _per_mtok(price and price.input),
-        "output_per_mtok": None if hourly else _per_mtok(price and price.output),
-        "cached_input_per_mtok": None if hourly else _per_mtok(price and price.cached_input),
-        "cache_write_per_mtok": None if hourly else _per_mtok(price and _cache_write(price)),
-        "per_hour_usd": str(override.per_hour_usd) if hourly else None,
-        "source": price.source if price else None,
-        "override": override.pk if override else None,
-        "valid_to": override.valid_to if override else None,
-    }
-
-
-def _cache_write(price):
-    return price.input if price.cache_write is None else price.cache_write

@@ -18,8 +18,7 @@ from billing.alerts.status import BudgetState
 from billing.catalogue import GENAI_PROVIDER, catalogue_entries
 from billing.models import Budget, UsageRecord
 from billing.models_alerts import BudgetSpendSnapshot
-from billing.prices.book import MILLION
-from gateway.dataplane.pricing import base_price
+from billing.prices.quote import Quoter
 from gateway.models import Route, RouteTarget
 
 USAGE_DAYS = 30  # "my usage" covers the last 30 days, today included
@@ -34,8 +33,10 @@ class TargetEntry:
     kind: str
     model: str
     context_window: int | None
-    input_per_mtok: Decimal | None
-    output_per_mtok: Decimal | None
+    input_per_mtok: str | None
+    output_per_mtok: str | None
+    per_hour_usd: str | None = None  # a dedicated deployment priced by the hour
+    negotiated: bool = False  # a price override for this tenant, route or provider is in force
 
 
 @dataclass
@@ -53,13 +54,13 @@ def context_window(kind, model):
     return entries[0]["context_window"] if entries else None
 
 
-def _target_entry(target):
-    price = base_price(target.provider, target.model)
-    per_m = (lambda v: None if v is None else (v * MILLION).normalize()) if price else (lambda v: None)
+def _target_entry(quote, target):
     return TargetEntry(
         provider=target.provider.name, kind=target.provider.kind, model=target.model,
         context_window=context_window(target.provider.kind, target.model),
-        input_per_mtok=per_m(price.input) if price else None, output_per_mtok=per_m(price.output) if price else None)
+        input_per_mtok=quote["input_per_mtok"], output_per_mtok=quote["output_per_mtok"],
+        per_hour_usd=quote["per_hour_usd"] and format(Decimal(quote["per_hour_usd"]).normalize(), "f"),
+        negotiated=quote["override"] is not None)
 
 
 def catalogue_routes(tenant):
@@ -71,10 +72,12 @@ def catalogue_routes(tenant):
     by_name = {}
     for route in sorted(routes, key=lambda r: r.tenant_id is not None):  # shared first, own ones overwrite
         by_name[route.name] = route
+    quoter = Quoter()  # the price a call made now pays, negotiated prices included
     entries = []
     for name in sorted(by_name):
         route = by_name[name]
-        entries.append(RouteEntry(route, route.tenant_id is None, [_target_entry(t) for t in route.targets.all()]))
+        targets = [_target_entry(quoter.quote(tenant.pk, route, t), t) for t in route.targets.all()]
+        entries.append(RouteEntry(route, route.tenant_id is None, targets))
     return entries
 
 
