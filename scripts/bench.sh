@@ -323,7 +323,7 @@ echo "added TTFB: p50 $ADDED_TTFB ms, p90 $ADDED_TTFB90 ms"
 
 # Issue 4's overhead figure: the same load (50 connections, distinct prompts) on the plain route and on
 # bench-policies (key + route rpm/tpm limits, exact cache lookup that misses then a write, least-in-flight
-# across two targets), alternated POLICY_ROUNDS times so drift hits both sides alike.
+# across two targets), alternated POLICY_ROUNDS times (order swapped every round) so drift hits both sides alike.
 declare -A P_OUT
 policy_run() { # policy_run TAG KEY MODEL: one warm-up and one measured wrk run with scripts/bench/unique.lua
   local tag=$1 key=$2 model=$3 out
@@ -346,9 +346,14 @@ if [ "$DO_POLICIES" = 1 ]; then
   # gateway. The ledger writer is paused for these rounds, on both sides alike (the usage events wait
   # in the Redis stream and are written when it resumes; the usage pipeline check above already ran).
   pause_ledger_writer
+  # Each round swaps the order (off-on, on-off, ...): a machine whose speed drifts steadily over the
+  # session then weighs on both sides alike over an even number of rounds, instead of always on "on".
   for ((r=1; r<=POLICY_ROUNDS; r++)); do
-    policy_run "pol.off.$r" "$KEY" bench-json
-    policy_run "pol.on.$r" "$PKEY" bench-policies
+    if ((r % 2)); then
+      policy_run "pol.off.$r" "$KEY" bench-json; policy_run "pol.on.$r" "$PKEY" bench-policies
+    else
+      policy_run "pol.on.$r" "$PKEY" bench-policies; policy_run "pol.off.$r" "$KEY" bench-json
+    fi
   done
   resume_ledger_writer
   mean_rps() { for ((r=1; r<=POLICY_ROUNDS; r++)); do kv "${P_OUT[$1.$r]}" rps; done | awk '{s+=$1} END{printf "%.1f", NR ? s/NR : 0}'; }
