@@ -22,7 +22,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gateway.settings")
 
 from django.core.exceptions import ImproperlyConfigured
 
-from gateway.env import env_bool, env_int, env_str, local_url
+from gateway.env import env_bool, env_int, env_str
 
 log = logging.getLogger("switchyard.run")
 
@@ -48,12 +48,7 @@ class Options:
     worker_concurrency: int
     schedule_file: str
     seed_demo: bool
-    site_url: str
-
-    @property
-    def base_url(self):
-        """Where users reach the server: SITE_URL behind a proxy, else this machine's address."""
-        return self.site_url or local_url(self.host, self.port)
+    base_url: str  # where users reach the server: SITE_URL behind a proxy, else this machine's address
 
 
 def read_options():
@@ -75,8 +70,7 @@ def read_options():
         worker_concurrency=1 if settings.EMBEDDED else env_int("CELERY_CONCURRENCY", cores, minimum=1),
         schedule_file=str(settings.CELERY_BEAT_SCHEDULE_FILENAME),
         seed_demo=env_bool("SWITCHYARD_SEED_DEMO", True),
-        # Read raw (settings has a default) so an unset SITE_URL follows HOST and PORT.
-        site_url=env_str("SITE_URL", ""),
+        base_url=settings.SITE_URL,  # unset, it follows HOST and PORT (gateway.env.local_url)
     )
 
 
