@@ -108,7 +108,7 @@ while not stop:
     ps = procs()
     b = busy()
     sut = subtree(ps, [a.sut])
-    infra = subtree(ps, [pid for pid in a.infra if pid]) if any(a.infra) else set()
+    infra = subtree(ps, a.infra)  # a 0 (no Celery pid file) is no process: subtree skips it
     if a.db:
         for pid, (_pp, _t, _r, comm) in ps.items():
             if comm == "postgres" and pid not in infra:
