@@ -43,7 +43,35 @@ def encoding():
 
 
 def count_text(text: str) -> int:
-    return len(encoding().encode(text, disallowed_special=())) if text else 0
+    # encode_ordinary: special-token text counts as plain text, as encode(disallowed_special=()) does
+    return len(encoding().encode_ordinary(text)) if text else 0
+
+
+# Prompt texts recur: a chat client resends the system prompt and the whole history every turn,
+# so most of a request's input was counted on an earlier turn (measured: a 21-message,
+# 3,184-token history took 366 us of BPE per request, more than the rest of the gateway's work
+# on a rate-limited route; 3.8 us when its texts are remembered). Counts are kept per text, up
+# to MEMO_MAX_CHARS characters of text per process, then the memo starts afresh.
+MEMO_MAX_CHARS = 4_000_000
+_memo: dict[str, int] = {}
+_memo_chars = 0
+
+
+def count_prompt_text(text: str) -> int:
+    """count_text for a prompt's message, remembered for the next request that carries it."""
+    global _memo_chars
+    counted = _memo.get(text)
+    if counted is not None:
+        return counted
+    counted = count_text(text)
+    if len(text) > MEMO_MAX_CHARS:
+        return counted  # never kept: it must not empty the memo either
+    if _memo_chars + len(text) > MEMO_MAX_CHARS:
+        _memo.clear()
+        _memo_chars = 0
+    _memo[text] = counted
+    _memo_chars += len(text)
+    return counted
 
 
 def count_prompt(canonical: dict) -> int:
@@ -51,13 +79,13 @@ def count_prompt(canonical: dict) -> int:
     if "input" in canonical:
         value = canonical["input"]
         items = value if isinstance(value, list) else [value]
-        return sum(count_text(i) if isinstance(i, str) else len(i) for i in items)
+        return sum(count_prompt_text(i) if isinstance(i, str) else len(i) for i in items)
     total = 0
     for message in canonical.get("messages") or ():
         content = message.get("content") if isinstance(message, dict) else None
         if isinstance(content, list):
             content = "".join(p.get("text") or "" for p in content if isinstance(p, dict))
-        total += MESSAGE_OVERHEAD + count_text(content if isinstance(content, str) else "")
+        total += MESSAGE_OVERHEAD + count_prompt_text(content if isinstance(content, str) else "")
     return total
 
 
