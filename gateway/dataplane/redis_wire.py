@@ -221,10 +221,16 @@ class WireRedis:
         if self._protocol is None:
             return _quiet(asyncio.ensure_future(self._call_connecting(call, lead)))
         outcome = self._loop.create_future()
-        middle = _bulks(lead)
-        self._script_then(call.sha_head + middle + call.tail, lambda: call.eval_head + middle + call.tail,
-                          partial(_settle, outcome))
+        self.run_then(call, lead, partial(_settle, outcome))
         return outcome
+
+    def run_then(self, call: PreparedCall, lead, then: Callable) -> None:
+        """evalsha_then for a prepared call: then(reply, exc) when its reply arrives."""
+        if self._protocol is None:
+            _then_after(asyncio.ensure_future(self._call_connecting(call, lead)), then)
+            return
+        middle = _bulks(lead)
+        self._script_then(call.sha_head + middle + call.tail, lambda: call.eval_head + middle + call.tail, then)
 
     async def _call_connecting(self, call: PreparedCall, lead):
         await self._connect()

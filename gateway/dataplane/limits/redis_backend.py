@@ -81,9 +81,7 @@ class RedisLimiter(Limiter):
 
     def _settle(self, lease: Lease, used_tokens: int, on_reply):
         self._held.pop(lease.member, None)
-        keys, token_rules = lease.handle
-        args = (lease.member, lease.tokens, used_tokens, lease.at, WINDOW_MS, token_rules)
-        self.client.evalsha_then(self._settle_script, keys, args, on_reply)
+        self.client.run_then(lease.handle, (lease.member, lease.tokens, used_tokens, lease.at), on_reply)
         return self.client.leaving()
 
     def _prepared(self, rules):
@@ -92,8 +90,10 @@ class RedisLimiter(Limiter):
         found = self._plans.get(id(rules))
         if found is not None and found[0] is rules:
             return found[1]
-        keys, limits, leases, settling = _plan(rules)
+        keys, limits, leases, (settle_keys, token_rules) = _plan(rules)
         fixed = (WINDOW_MS, int(LEASE_TTL_S * 1000), PARALLEL_WAIT_MS, *limits)
+        # The settle's keys and trailing arguments are fixed too; per call: member, tokens held and used, time.
+        settling = PreparedCall(self._settle_script, settle_keys, 4, (WINDOW_MS, token_rules))
         plan = PreparedCall(self._acquire_script, keys, 2, fixed), leases, settling  # 2: member, tokens
         if type(rules) is tuple:  # rules_for's, kept; a list is built per call (a target's rule)
             if len(self._plans) >= PLANS_MAX:
