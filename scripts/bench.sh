@@ -220,9 +220,9 @@ run_line() { # run_line URL DUR: the sampler's RUN line of the measured wrk run 
 cpu_per_req() { awk -v c="$(kv "$1" sut_cpu_s)" -v s="$(kv "$1" secs)" -v r="$2" 'BEGIN{printf "%.3f", (r>0 && s>0) ? c*1000/(r*s) : 0}'; }
 corrected() { # corrected TAG RUNLINE RPS: prints and stores the corrected figures
   local cpu; cpu=$(cpu_per_req "$2" "$3")
-  M[$1]="rps=$3 cpu_ms_per_req=$cpu rss_start_mb=$(kv "$2" sut_rss_start_mb) rss_peak_mb=$(kv "$2" sut_rss_peak_mb) foreign=$(kv "$2" foreign_pct) infra=$(kv "$2" infra_pct) sut_pct=$(kv "$2" sut_pct)"
+  M[$1]="rps=$3 cpu_ms_per_req=$cpu rss_start_mb=$(kv "$2" sut_rss_start_mb) rss_peak_mb=$(kv "$2" sut_rss_peak_mb) foreign=$(kv "$2" foreign_pct) infra=$(kv "$2" infra_pct) sut_pct=$(kv "$2" sut_pct) irq=$(kv "$2" irq_pct)"
   case $1 in  # direct and nginx-hop runs: the gateway idles, only foreign% matters
-    *.direct.*|*.nginx-hop.*) printf '  %-26s foreign%%=%s infra%%=%s\n' "$1" "$(kv "$2" foreign_pct)" "$(kv "$2" infra_pct)" ;;
+    *.direct.*|*.nginx-hop.*) printf '  %-26s foreign%%=%s infra%%=%s irq%%=%s\n' "$1" "$(kv "$2" foreign_pct)" "$(kv "$2" infra_pct)" "$(kv "$2" irq_pct)" ;;
     *) printf '  %-26s %s\n' "$1" "${M[$1]}" ;;
   esac
 }
@@ -531,6 +531,12 @@ if [ -n "$POLICY_OFF" ]; then
   drop=$(awk -v a="$POLICY_OFF" -v b="$POLICY_ON" 'BEGIN{printf "%.1f", (a>0) ? (a-b)*100/a : 0}')
   pf=$(for ((r=1; r<=POLICY_ROUNDS; r++)); do echo "$(mget "pol.off.$r" foreign)/$(mget "pol.on.$r" foreign)"; done | paste -sd' ')
   row "policies off / on rps (distinct prompts, c50)" "$POLICY_OFF / $POLICY_ON: ${drop} % fewer, $POLICY_ERR errors" "$pf" "<= 15 % $(pass "$drop" 15 le)"
+  # Each round's own pair, side by side in time: on a machine whose speed drifts within a minute, the
+  # spread of these says how far the mean above can be trusted; their median is the drift-robust figure.
+  rounds=$(for ((r=1; r<=POLICY_ROUNDS; r++)); do awk -v a="$(mget "pol.off.$r" rps)" -v b="$(mget "pol.on.$r" rps)" \
+    'BEGIN{printf "%.1f\n", (a>0) ? (a-b)*100/a : 0}'; done)
+  med=$(sort -g <<<"$rounds" | awk '{v[NR]=$1} END{printf "%.1f", NR%2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}')
+  row "policies: % fewer per round (median)" "$(paste -sd' ' <<<"$rounds") (median $med)" "" ""
   row "CPU ms/req policies off / on (round 1)" "$(mget pol.off.1 cpu_ms_per_req) / $(mget pol.on.1 cpu_ms_per_req)" "" ""
   busy=$(for ((r=1; r<=POLICY_ROUNDS; r++)); do echo "$(mget "pol.off.$r" sut_pct)/$(mget "pol.on.$r" sut_pct)"; done | paste -sd' ')
   row "gateway busy % off/on per round" "$busy" "" "~100: req/s is the gateway's"

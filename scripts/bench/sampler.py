@@ -5,6 +5,7 @@ usage: sampler.py --sut PID [--nginx PID]... [--infra PID]... [--db NAME] [--our
 Runs until SIGTERM/SIGINT, then prints one line per load process it saw (wrk or ttfb.py):
 
   RUN tool=wrk pid= url= conns= dur= secs= sut_cpu_s= sut_rss_start_mb= sut_rss_peak_mb= foreign_pct= infra_pct=
+      ours_pct= sut_pct= irq_pct=
 
 Why not the harness's own figures: load.sh's process-tree helper also lists every process that is the
 parent of any process on the machine (an awk array reference creates the element), so on a shared
@@ -17,7 +18,10 @@ Categories (ticks, % of one core over the load process's lifetime):
   infra  --infra trees (the bench's Celery worker; redis-server when the bench uses it) + Postgres
          backends of --db (process title)
   ours   --ours's tree (the bench script: harness scripts, wrk, this sampler) and --nginx trees, minus sut/infra
-  foreign = all busy CPU (/proc/stat) - sut - infra - ours
+  foreign = all busy CPU (/proc/stat: user, nice, system, steal) - sut - infra - ours
+  irq    interrupt and softirq time (/proc/stat), apart: on loopback that is mostly the kernel
+         moving the bench's own packets, charged to no process (seen 2026-11-27: 13-18 % of a core
+         in every gateway run, which made the bench rerun each one as "disturbed")
 """
 import argparse
 import os
@@ -80,9 +84,10 @@ def cmdline(pid):
 
 
 def busy():
+    """(user + nice + system + steal, irq + softirq) ticks of the whole machine."""
     with open("/proc/stat") as f:
         v = [int(x) for x in f.readline().split()[1:]]
-    return v[0] + v[1] + v[2] + v[5] + v[6] + (v[7] if len(v) > 7 else 0)  # user nice system irq softirq steal
+    return v[0] + v[1] + v[2] + (v[7] if len(v) > 7 else 0), v[5] + v[6]
 
 
 stop = False
@@ -157,11 +162,12 @@ for pid, info in sorted(loads.items(), key=lambda kv: kv[1]["first"]):
     secs = t1 - t0
     hz = os.sysconf("SC_CLK_TCK")
     d = {k: c1[k] - c0[k] for k in c0}
-    foreign = (b1 - b0) - d["sut"] - d["infra"] - d["ours"]
+    foreign = (b1[0] - b0[0]) - d["sut"] - d["infra"] - d["ours"]
     peak = max(s[3] for s in samples[i:j + 1])
     argv = info["argv"]
     url = next((x for x in reversed(argv) if x.startswith("http")), "")
     print(f"RUN tool={info['tool']} pid={pid} url={url} conns={opt(argv, '-c', '1')} dur={opt(argv, '-d', '')} "
           f"secs={secs:.2f} sut_cpu_s={d['sut'] / hz:.3f} sut_rss_start_mb={r0:.0f} sut_rss_peak_mb={peak:.0f} "
           f"foreign_pct={max(0, foreign) * 100 / hz / secs:.0f} infra_pct={d['infra'] * 100 / hz / secs:.0f} "
-          f"ours_pct={d['ours'] * 100 / hz / secs:.0f} sut_pct={d['sut'] * 100 / hz / secs:.0f}", flush=True)
+          f"ours_pct={d['ours'] * 100 / hz / secs:.0f} sut_pct={d['sut'] * 100 / hz / secs:.0f} "
+          f"irq_pct={(b1[1] - b0[1]) * 100 / hz / secs:.0f}", flush=True)
