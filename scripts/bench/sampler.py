@@ -20,8 +20,8 @@ Categories (ticks, % of one core over the load process's lifetime):
   ours   --ours's tree (the bench script: harness scripts, wrk, this sampler) and --nginx trees, minus sut/infra
   foreign = all busy CPU (/proc/stat: user, nice, system, steal) - sut - infra - ours
   irq    interrupt and softirq time (/proc/stat), apart: on loopback that is mostly the kernel
-         moving the bench's own packets, charged to no process (seen 2026-11-27: 13-18 % of a core
-         in every gateway run, which made the bench rerun each one as "disturbed")
+         moving the bench's own packets, charged to no process (seen 2026-11-27: foreign% 11-18 in
+         every gateway run from it, so the bench reran each one as "disturbed")
 """
 import argparse
 import os
