@@ -7,7 +7,8 @@ call step uses them like this:
   `async for chunk in adapter.stream(canonical, target)`; no HTTP.
 * ingress format == `adapter.wire`: `passthrough_request(raw_body, target, ...)`,
   forward the response bytes as they come, and read usage with
-  `passthrough_usage(body)` or a `usage_tap()` fed the same stream bytes.
+  `passthrough_usage(body)` (`passthrough_usage_of(parsed)` when the caller parsed it anyway) or a
+  `usage_tap()` fed the same stream bytes.
 * otherwise: `build_request(canonical, target, stream=..., endpoint=...)`, then
   `parse_response(status, body)` or a `stream_parser()` fed the upstream bytes,
   which yields canonical chunks ending with one usage chunk; `usage(last)`.

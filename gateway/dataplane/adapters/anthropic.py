@@ -59,8 +59,8 @@ class AnthropicAdapter(Adapter):
     def usage_tap(self) -> AnthropicUsageTap:
         return AnthropicUsageTap()
 
-    def passthrough_usage(self, body: bytes) -> Usage | None:
+    def passthrough_usage_of(self, obj) -> Usage | None:
         try:
-            return anthropic_usage(json.loads(body).get("usage"))
+            return anthropic_usage(obj.get("usage"))
         except MALFORMED:
             return None

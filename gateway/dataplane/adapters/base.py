@@ -192,6 +192,11 @@ class Adapter:
             obj = fastjson.loads(body)  # also what orjson refuses but Python reads (NaN in logprobs, say)
         except MALFORMED:
             return None
+        return self.passthrough_usage_of(obj)
+
+    def passthrough_usage_of(self, obj) -> Usage | None:
+        """passthrough_usage of the response once parsed (None: it was not JSON), for a caller
+        that needs the parsed answer too (the cache)."""
         try:
             return usage_from_dict(obj.get("usage"))
         except MALFORMED:

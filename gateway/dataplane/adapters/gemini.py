@@ -70,6 +70,9 @@ class GeminiAdapter(Adapter):
     def passthrough_usage(self, body: bytes) -> None:
         return None
 
+    def passthrough_usage_of(self, obj) -> None:
+        return None
+
     def classify_error(self, status: int, body: bytes, headers: Any = None, *, secrets=()) -> ProviderError:
         message, code, err = error_details(body)
         retry_after = parse_retry_after(headers)

@@ -30,8 +30,22 @@ class Capture:
     # --- the call step's hooks -----------------------------------------------------------------
 
     def response(self, fmt: str, body) -> None:
+        """A whole response: the canonical dict, or fmt's wire bytes."""
+        if fmt == "canonical":
+            self.parsed(fmt, body)
+            return
         try:
-            obj = body if fmt == "canonical" else loads(body)
+            obj = loads(body)
+        except MALFORMED:
+            self.ok = False
+            return
+        self.parsed(fmt, obj)
+
+    def parsed(self, fmt: str, obj) -> None:
+        """A whole response already parsed from fmt's JSON; None when it was not JSON."""
+        try:
+            if obj is None:
+                raise ValueError("not JSON")
             if fmt == "anthropic":
                 self.ok &= all(b.get("type") in ANTHROPIC_BLOCKS for b in obj.get("content") or ())
                 obj = from_anthropic(obj)
