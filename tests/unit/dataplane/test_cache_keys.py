@@ -88,6 +88,25 @@ def test_it_reads_route_settings_with_defaults():
     assert not both.exact and both.semantic.shadow and both.semantic.ttl == 60 and both.semantic.threshold == 0.95
 
 
+def test_it_parses_a_snapshot_routes_settings_once_and_a_plain_dict_every_time(monkeypatch):
+    from gateway.dataplane.cache import settings
+
+    parsed = []
+    real = settings._settings
+    monkeypatch.setattr(settings, "_settings", lambda raw: parsed.append(raw) or real(raw))
+    route = SimpleNamespace(cache=MappingProxyType({"enabled": True, "ttl": 60}))  # as the snapshot builds it
+    first = cache_settings(route)
+    assert cache_settings(route) is first and first.ttl == 60
+    assert len(parsed) == 1
+    newer = SimpleNamespace(cache=MappingProxyType({"enabled": True, "ttl": 90}))  # the next snapshot's
+    assert cache_settings(newer).ttl == 90
+    raw = {"enabled": True}
+    assert cache_settings(SimpleNamespace(cache=raw)).exact
+    raw["enabled"] = False  # a plain dict can change: never remembered
+    assert cache_settings(SimpleNamespace(cache=raw)) is None
+    assert len(parsed) == 4
+
+
 async def test_it_evicts_expires_and_invalidates_in_memory(tmp_path):
     store = MemoryStore(FileGenerations(tmp_path / "gens.json"))
     store.put_soon("a", {"gen": 0, "answer": {}}, ttl=60)
