@@ -92,6 +92,42 @@ async def test_it_slides_the_redis_window_too(wire, monkeypatch):
     assert (await limiter.acquire([key], 0)).admitted
 
 
+async def test_a_settle_leaves_every_token_counter_expiring_within_a_window(redis_client, wire, monkeypatch):
+    limiter = RedisLimiter(wire)
+
+    async def expiring(tokens, used):
+        log, total = redis_backend._keys(tokens)[1:3]
+        ttls = [await redis_client.pttl(log), await redis_client.pttl(total)]
+        assert all(0 < ttl <= redis_backend.WINDOW_MS for ttl in ttls), ttls
+        assert int(await redis_client.get(total)) == used
+        return ttls[0]
+
+    tokens = rule(tpm=1000)
+    lease = (await limiter.acquire([tokens], 100)).lease
+    await asyncio.sleep(0.01)  # the usual case, a call of more than a millisecond: the settle's ZREM
+    await limiter.settle(lease, 80)  # empties the log, which Redis deletes, expiry and all, before the ZADD
+    await expiring(tokens, 80)
+    tokens = rule(tpm=1000)
+    lease = (await limiter.acquire([tokens], 100)).lease
+    await redis_client.delete(*redis_backend._keys(tokens)[1:3])  # the hold is gone (evicted, flushed)
+    await limiter.settle(lease, 30)
+    await expiring(tokens, 30)
+    tokens = rule(tpm=1000)
+    monkeypatch.setattr(redis_backend, "WINDOW_MS", 1000)
+    lease = (await limiter.acquire([tokens], 100)).lease
+    await asyncio.sleep(0.6)
+    await limiter.acquire([tokens], 0)  # another request keeps the counters alive until 1.6 s
+    await asyncio.sleep(0.5)  # the first call outlives the window: its use counts from its end (1.1 s) ...
+    await limiter.settle(lease, 20)
+    assert await expiring(tokens, 20) > 750  # ... so its entry stays a whole window, to 2.1 s
+    tokens = rule(tpm=1000)
+    monkeypatch.setattr(redis_backend, "WINDOW_MS", 300)
+    lease = (await limiter.acquire([tokens], 100)).lease
+    await asyncio.sleep(0.35)  # and when the counters lapsed meanwhile, they come back expiring
+    await limiter.settle(lease, 5)
+    await expiring(tokens, 5)
+
+
 async def test_it_frees_the_slots_of_a_process_that_stopped_renewing(wire, monkeypatch):
     monkeypatch.setattr(redis_backend, "LEASE_TTL_S", 0.5)
     slots = rule(max_parallel=1)
