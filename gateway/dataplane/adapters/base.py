@@ -37,6 +37,16 @@ __all__ = [
 # The exceptions a translator can hit on a well-formed JSON value of the wrong shape.
 MALFORMED = (ValueError, TypeError, KeyError, AttributeError, IndexError, RecursionError, OverflowError)
 
+
+def json_or_none(body: bytes):
+    """A response body parsed, or None when it is not JSON (also what orjson refuses but Python
+    reads: NaN in logprobs, say)."""
+    try:
+        return fastjson.loads(body)
+    except MALFORMED:
+        return None
+
+
 # Permanent: the same request to the same target cannot succeed (413: the body stays too large).
 _PERMANENT = frozenset({400, 401, 403, 404, 413, 422})
 # Retryable: timeouts, conflicts, rate limits and server-side failures may clear up.
@@ -188,11 +198,7 @@ class Adapter:
 
     def passthrough_usage(self, body: bytes) -> Usage | None:
         """Usage from a passed-through (untranslated) non-streaming response."""
-        try:
-            obj = fastjson.loads(body)  # also what orjson refuses but Python reads (NaN in logprobs, say)
-        except MALFORMED:
-            return None
-        return self.passthrough_usage_of(obj)
+        return self.passthrough_usage_of(json_or_none(body))
 
     def passthrough_usage_of(self, obj) -> Usage | None:
         """passthrough_usage of the response once parsed (None: it was not JSON), for a caller

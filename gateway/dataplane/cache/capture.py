@@ -43,9 +43,10 @@ class Capture:
 
     def parsed(self, fmt: str, obj) -> None:
         """A whole response already parsed from fmt's JSON; None when it was not JSON."""
+        if obj is None:
+            self.ok = False
+            return
         try:
-            if obj is None:
-                raise ValueError("not JSON")
             if fmt == "anthropic":
                 self.ok &= all(b.get("type") in ANTHROPIC_BLOCKS for b in obj.get("content") or ())
                 obj = from_anthropic(obj)

@@ -13,10 +13,9 @@ import asyncio
 
 from gateway.dataplane import respond
 from gateway.dataplane.adapters import get_adapter
-from gateway.dataplane.adapters.base import MALFORMED
+from gateway.dataplane.adapters.base import json_or_none
 from gateway.dataplane.canonical import Usage, dumps
 from gateway.dataplane.errors import GatewayError, ProviderError
-from gateway.dataplane.fastjson import loads
 from gateway.dataplane.formats import anthropic as anthropic_format
 from gateway.dataplane.http import iter_body, read_body
 from gateway.dataplane.limits import TargetRateLimited, acquire_target
@@ -94,13 +93,6 @@ async def _open(ctx, adapter, stream: bool):
     return resp
 
 
-def _json_or_none(body: bytes):
-    try:
-        return loads(body)
-    except MALFORMED:
-        return None
-
-
 def _encode(ctx, canonical_response: dict) -> bytes:
     if ctx.ingress == "anthropic":
         return dumps(anthropic_format.from_canonical(canonical_response, model=ctx.body.get("model")))
@@ -115,7 +107,7 @@ async def _unary(ctx, adapter):
         if capture is None:
             ctx.usage = adapter.passthrough_usage(body)
         else:  # the cache keeps the answer: one parse for it and the usage (an embedding: 30 KB, 37 us)
-            parsed = _json_or_none(body)
+            parsed = json_or_none(body)
             ctx.usage = adapter.passthrough_usage_of(parsed)
             capture.parsed(ctx.ingress, parsed)
     else:
