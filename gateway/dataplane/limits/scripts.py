@@ -138,22 +138,40 @@ return table.concat(out, ' ')
 
 # KEYS: 2 per token rule (log, total), then one leases key per rule holding a slot.
 # ARGV: member, tokens held, tokens used, taken at (ms), window ms, number of token rules.
+# Redis runs this beside every acquire, so it spends as few calls as it can (5 per token rule, was 7):
+# the total's new value comes back from INCRBY/DECRBY (no GET), and the log keeps the expiry the
+# acquire gave it (at + window or later; an entry dated `at` leaves by then), which holds only if
+# the log never empties on the way: a sorted set emptied by ZREM is deleted, expiry and all, and
+# the ZADD after it would make a new one that never expires. So the use is added before the hold
+# is removed, and the log gets a new expiry only when its entry is dated now or the hold was gone
+# (the keys had expired, or were evicted or flushed).
 SETTLE = _CLOCK + """
 local member, held, used = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local at, window, token_rules = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+local when = at  -- same moment, real size
+if at + window <= now then when = now end  -- the call outlived the window: count its use from now
+local hold, use = member .. ':' .. held, member .. ':' .. used
 for i = 1, token_rules do
   local log, total = KEYS[2 * i - 1], KEYS[2 * i]
-  if redis.call('ZREM', log, member .. ':' .. held) == 1 then
-    redis.call('DECRBY', total, held)
+  local sum, renew = nil, when ~= at and used > 0
+  if used > 0 and use == hold then
+    -- the estimate was exact: the entry stays (moved to `when`), counted already unless it was gone
+    if redis.call('ZADD', log, when, use) == 1 then
+      sum, renew = redis.call('INCRBY', total, used), true
+    end
+  else
+    if used > 0 then
+      redis.call('ZADD', log, when, use)
+      sum = redis.call('INCRBY', total, used)
+    end
+    if redis.call('ZREM', log, hold) == 1 then
+      sum = redis.call('DECRBY', total, held)
+    elseif used > 0 then
+      renew = true
+    end
   end
-  if used > 0 then
-    local when = at  -- same moment, real size
-    if at + window <= now then when = now end  -- the call outlived the window: count its use from now
-    redis.call('ZADD', log, when, member .. ':' .. used)
-    redis.call('INCRBY', total, used)
-  end
-  if tonumber(redis.call('GET', total) or 0) < 0 then redis.call('SET', total, 0) end
-  redis.call('PEXPIRE', log, window)
+  if renew then redis.call('PEXPIRE', log, window) end
+  if sum ~= nil and sum < 0 then redis.call('SET', total, 0) end
   redis.call('PEXPIRE', total, window)
 end
 for j = 2 * token_rules + 1, #KEYS do

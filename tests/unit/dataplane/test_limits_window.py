@@ -109,6 +109,14 @@ async def test_a_settle_leaves_every_token_counter_expiring_within_a_window(redi
     await expiring(tokens, 80)
     tokens = rule(tpm=1000)
     lease = (await limiter.acquire([tokens], 100)).lease
+    await asyncio.sleep(0.01)
+    await limiter.settle(lease, 100)  # the estimate was exact: the same entry stays
+    await expiring(tokens, 100)
+    lease = (await limiter.acquire([tokens], 50)).lease
+    await limiter.settle(lease, 0)  # nothing used: the estimate goes back
+    await expiring(tokens, 100)
+    tokens = rule(tpm=1000)
+    lease = (await limiter.acquire([tokens], 100)).lease
     await redis_client.delete(*redis_backend._keys(tokens)[1:3])  # the hold is gone (evicted, flushed)
     await limiter.settle(lease, 30)
     await expiring(tokens, 30)
