@@ -24,10 +24,10 @@ class Quoter:
         return {
             "provider": target.provider_id, "provider_name": target.provider.name, "model": target.model,
             "unit": PriceOverride.Unit.HOUR if hourly else PriceOverride.Unit.TOKEN,
-            "input_per_mtok": None if hourly else per_mtok(price and price.input),
-            "output_per_mtok": None if hourly else per_mtok(price and price.output),
-            "cached_input_per_mtok": None if hourly else per_mtok(price and price.cached_input),
-            "cache_write_per_mtok": None if hourly else per_mtok(price and _cache_write(price)),
+            "input_per_mtok": None if hourly else _per_mtok(price and price.input),
+            "output_per_mtok": None if hourly else _per_mtok(price and price.output),
+            "cached_input_per_mtok": None if hourly else _per_mtok(price and price.cached_input),
+            "cache_write_per_mtok": None if hourly else _per_mtok(price and _cache_write(price)),
             "per_hour_usd": str(override.per_hour_usd) if hourly else None,
             "source": price.source if price else None,
             "override": override.pk if override else None,
@@ -35,7 +35,7 @@ class Quoter:
         }
 
 
-def per_mtok(per_token):
+def _per_mtok(per_token):
     return None if per_token is None else format((per_token * MILLION).normalize(), "f")
 
 
