@@ -528,13 +528,13 @@ if [ -n "$HOLD" ]; then
   row "hold: rss_peak_mb, stream p50 ms" "$(mget hold rss_peak_mb), $(kv "$HOLD" p50_ms)" "" ""
 fi
 if [ -n "$POLICY_OFF" ]; then
-  drop=$(awk -v a="$POLICY_OFF" -v b="$POLICY_ON" 'BEGIN{printf "%.1f", (a>0) ? (a-b)*100/a : 0}')
+  fewer() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.1f\n", (a>0) ? (a-b)*100/a : 0}'; }  # % fewer req/s
+  drop=$(fewer "$POLICY_OFF" "$POLICY_ON")
   pf=$(for ((r=1; r<=POLICY_ROUNDS; r++)); do echo "$(mget "pol.off.$r" foreign)/$(mget "pol.on.$r" foreign)"; done | paste -sd' ')
   row "policies off / on rps (distinct prompts, c50)" "$POLICY_OFF / $POLICY_ON: ${drop} % fewer, $POLICY_ERR errors" "$pf" "<= 15 % $(pass "$drop" 15 le)"
   # Each round's own pair, side by side in time: on a machine whose speed drifts within a minute, the
   # spread of these says how far the mean above can be trusted; their median is the drift-robust figure.
-  rounds=$(for ((r=1; r<=POLICY_ROUNDS; r++)); do awk -v a="$(mget "pol.off.$r" rps)" -v b="$(mget "pol.on.$r" rps)" \
-    'BEGIN{printf "%.1f\n", (a>0) ? (a-b)*100/a : 0}'; done)
+  rounds=$(for ((r=1; r<=POLICY_ROUNDS; r++)); do fewer "$(mget "pol.off.$r" rps)" "$(mget "pol.on.$r" rps)"; done)
   med=$(sort -g <<<"$rounds" | awk '{v[NR]=$1} END{printf "%.1f", NR%2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}')
   row "policies: % fewer per round (median)" "$(paste -sd' ' <<<"$rounds") (median $med)" "" ""
   row "CPU ms/req policies off / on (round 1)" "$(mget pol.off.1 cpu_ms_per_req) / $(mget pol.on.1 cpu_ms_per_req)" "" ""
