@@ -27,6 +27,20 @@ local function expires_in(key, rank)
   return math.max(tonumber(entry[2]) + window - now, 0)
 end
 
+-- The total is the log's sum kept up to date; when it is gone (evicted or flushed apart from its
+-- log) or negative, it is summed again from the log: rare, and the log is the truth.
+local function recount(log, total)
+  local sum, start = 0, 0
+  while true do
+    local page = redis.call('ZRANGE', log, start, start + PAGE - 1)
+    if #page == 0 then break end
+    for _, entry in ipairs(page) do sum = sum + tokens_of(entry) end
+    start = start + PAGE
+  end
+  redis.call('SET', total, sum, 'PX', window)
+  return sum
+end
+
 local function tokens_used(log, total)
   local gone = redis.call('ZRANGEBYSCORE', log, '-inf', cutoff)
   if #gone > 0 then
@@ -39,7 +53,9 @@ local function tokens_used(log, total)
     redis.call('DEL', total)  -- also heals a total that outlived its log
     return 0
   end
-  return tonumber(redis.call('GET', total) or 0)
+  local sum = tonumber(redis.call('GET', total) or -1)
+  if sum < 0 then return recount(log, total) end
+  return sum
 end
 
 local function tokens_wait(log, excess)
@@ -144,7 +160,8 @@ return table.concat(out, ' ')
 # the log never empties on the way: a sorted set emptied by ZREM is deleted, expiry and all, and
 # the ZADD after it would make a new one that never expires. So the use is added before the hold
 # is removed, and the log gets a new expiry only when its entry is dated now or the hold was gone
-# (the keys had expired, or were evicted or flushed).
+# (the keys had expired, or were evicted or flushed). A total found negative was lost and
+# recreated on the way: it is dropped, and the next acquire sums the log again.
 SETTLE = _CLOCK + """
 local member, held, used = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local at, window, token_rules = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
@@ -171,8 +188,11 @@ for i = 1, token_rules do
     end
   end
   if renew then redis.call('PEXPIRE', log, window) end
-  if sum ~= nil and sum < 0 then redis.call('SET', total, 0) end
-  redis.call('PEXPIRE', total, window)
+  if sum ~= nil and sum < 0 then
+    redis.call('DEL', total)  -- it had been lost meanwhile: the next acquire sums the log again
+  else
+    redis.call('PEXPIRE', total, window)
+  end
 end
 for j = 2 * token_rules + 1, #KEYS do
   redis.call('ZREM', KEYS[j], member)

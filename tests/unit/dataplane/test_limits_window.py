@@ -136,6 +136,33 @@ async def test_a_settle_leaves_every_token_counter_expiring_within_a_window(redi
     await expiring(tokens, 5)
 
 
+async def test_it_sums_the_tokens_log_again_when_its_total_was_lost_or_went_negative(redis_client, wire):
+    """The total alone evicted (or flushed, or driven below zero by a settle after that) must not
+    let a tokens limit admit more: the log still holds every entry, and the acquire sums it."""
+    limiter = RedisLimiter(wire)
+    tokens = rule(tpm=1000)
+    log, total = redis_backend._keys(tokens)[1:3]
+    for used in (300, 200):
+        await limiter.settle((await limiter.acquire([tokens], used)).lease, used)
+    assert int(await redis_client.get(total)) == 500
+
+    async def left_after(need):
+        verdict = await limiter.acquire([tokens], need)
+        return verdict.admitted, header(verdict.headers(), "x-ratelimit-remaining-tokens")
+
+    await redis_client.delete(total)  # evicted apart from its log
+    assert await left_after(600) == (False, "500")  # 500 + 600 > 1000: counted from the log
+    assert int(await redis_client.get(total)) == 500 and 0 < await redis_client.pttl(total)
+    await redis_client.set(total, -400)
+    assert await left_after(600) == (False, "500")
+    lease = (await limiter.acquire([tokens], 100)).lease  # 600 held now
+    await redis_client.delete(total)  # lost while the call runs: the settle's DECRBY goes below zero
+    await limiter.settle(lease, 0)
+    assert await redis_client.get(total) is None  # dropped rather than kept at a wrong value
+    assert await left_after(400) == (True, "100")  # 500 + 400 admitted; the next acquire summed the log
+    assert await redis_client.zcard(log) == 3
+
+
 async def test_it_frees_the_slots_of_a_process_that_stopped_renewing(wire, monkeypatch):
     monkeypatch.setattr(redis_backend, "LEASE_TTL_S", 0.5)
     slots = rule(max_parallel=1)
