@@ -27,13 +27,13 @@ from functools import partial
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.db import connection, transaction
-from django.db.models import Count, Q, Sum
-from django.db.models.functions import TruncDate, TruncHour
+from django.db.models import Count, F, OuterRef, Q, Subquery, Sum, Value
+from django.db.models.functions import Coalesce, TruncDate, TruncHour
 from django.utils import timezone
 
 from analytics.aggregates import Percentile
 from analytics.models import Granularity, Grouping, UsageRollup
-from billing.models import UsageRecord
+from billing.models import RatingAdjustment, UsageRecord
 from gateway.models import Tenant
 
 log = logging.getLogger(__name__)
@@ -58,7 +58,18 @@ DIMENSIONS = {
 }
 
 
-def measures():
+def effective_cost():
+    """A call's cost as finance sees it: its ledger cost plus the deltas of its re-rating
+    adjustments (the ledger is append-only; `manage.py rerate` records corrections beside it)."""
+    cost_field = UsageRecord._meta.get_field("cost_usd")
+    deltas = (RatingAdjustment.objects.filter(event_id=OuterRef("event_id")).order_by()
+              .values("event_id").annotate(total=Sum("delta_usd")).values("total"))
+    return F("cost_usd") + Coalesce(Subquery(deltas, output_field=cost_field), Value(0, output_field=cost_field))
+
+
+def measures(adjusted: bool = False):
+    """adjusted: some call of the window was re-rated, so costs add their adjustments (a lookup per
+    ledger row, 40 % more time on a day of 1.3 million rows: only where there is something to add)."""
     return {
         "requests": Count("id"),
         "errors": Count("id", filter=Q(status__gte=400)),
@@ -67,7 +78,7 @@ def measures():
         "output_tokens": Sum("output_tokens"),
         "cached_tokens": Sum("cached_tokens"),
         "reasoning_tokens": Sum("reasoning_tokens"),
-        "cost_usd": Sum("cost_usd"),
+        "cost_usd": Sum(effective_cost()) if adjusted else Sum("cost_usd"),
         "cost_saved_usd": Sum("cost_saved_usd"),
         "latency_p50_ms": Percentile("latency_ms", 0.5),
         "latency_p95_ms": Percentile("latency_ms", 0.95),
@@ -97,21 +108,27 @@ def floor_hour(moment: datetime) -> datetime:
 
 
 def _ledger(start: datetime, end: datetime, tenant_ids):
-    return UsageRecord.objects.filter(tenant_id__in=list(tenant_ids), created_at__gte=start, created_at__lt=end)
+    """The window's ledger rows, and whether any of them was re-rated (adjustments carry their
+    call's time, so one indexed probe tells)."""
+    tenant_ids = list(tenant_ids)
+    adjusted = RatingAdjustment.objects.filter(tenant_id__in=tenant_ids, usage_at__gte=start, usage_at__lt=end)
+    rows = UsageRecord.objects.filter(tenant_id__in=tenant_ids, created_at__gte=start, created_at__lt=end)
+    return rows, adjusted.exists()
 
 
-def _insert_grouped(ledger, constants: dict, buckets: dict, midnights: dict | None = None) -> int:
+def _insert_grouped(window, constants: dict, buckets: dict, midnights: dict | None = None) -> int:
     """INSERT INTO rollups SELECT ... FROM (the ledger grouped by each grouping set).
 
     The aggregation never leaves the database: building tens of thousands of
     rollup rows as Python objects cost ten times more than the queries.
-    `constants` are columns with one value for all rows, `buckets` columns
+    `window` is what _ledger returns, `constants` columns with one value for all rows, `buckets` columns
     computed per ledger row (and grouped by); `midnights` maps each local
     date to the instant it starts, for day rows' bucket_start.
     """
-    written = 0
+    (ledger, adjusted), written = window, 0
     for grouping, dims in DIMENSIONS.items():
-        grouped = ledger.annotate(**buckets).values(*buckets, "tenant_id", *dims).annotate(**measures()).order_by()
+        grouped = ledger.annotate(**buckets).values(*buckets, "tenant_id", *dims).annotate(**measures(adjusted))
+        grouped = grouped.order_by()
         written += _insert_select(grouped, {**constants, "grouping": grouping}, midnights)
     return written
 
@@ -167,9 +184,9 @@ def _insert_days(first: date, last: date, zone: ZoneInfo, tenant_ids, built_at) 
     """Local days: rows between two local midnights, whatever DST does in between."""
     days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
     midnights = {day: local_midnight(day, zone) for day in days}
-    ledger = _ledger(midnights[first], local_midnight(last + timedelta(days=1), zone), tenant_ids)
+    window = _ledger(midnights[first], local_midnight(last + timedelta(days=1), zone), tenant_ids)
     constants = {"granularity": Granularity.DAY, "time_zone": zone.key, "built_at": built_at}
-    return _insert_grouped(ledger, constants, {"day": TruncDate("created_at", tzinfo=zone)}, midnights)
+    return _insert_grouped(window, constants, {"day": TruncDate("created_at", tzinfo=zone)}, midnights)
 
 
 def rollup_hours(start: datetime, end: datetime, tenant_ids=None) -> int:

@@ -5,11 +5,15 @@ from decimal import Decimal
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.urls import reverse
 
+from analytics.models import Granularity, Grouping, UsageRollup
+from analytics.rollups import rollup_period
 from billing.models import RatingAdjustment, RerateRun, UsageRecord
 from billing.prices.services import price_override_save
 from billing.rerate import rerate
 from gateway.dataplane.canonical import Usage
+from tests.conftest import client_for
 from tests.integration.test_prices import DAY, M, at, call, make_chat, make_openai, override, snapshot_at
 
 NOV = {"start": DAY.replace(day=1), "end": DAY.replace(month=12, day=1)}
@@ -120,3 +124,28 @@ def test_it_skips_cache_hits_and_rejects_bad_arguments(openai, priced_month):
         command("--from", "2026-11-01", "--to", "2026-11-30", "--tenant", "nobody")
     with pytest.raises(CommandError, match="before"):
         command("--from", "2026-11-30", "--to", "2026-11-01")
+
+
+@pytest.mark.django_db
+def test_its_adjustments_reach_the_rollups_and_the_cost_report(openai, priced_month, tenant_a, admin_a):
+    """Reports read rollups: rebuilt after a re-rating, they carry each call's effective cost."""
+    price, _rows = priced_month
+    price.input_per_mtok = Decimal("0.9")  # the negotiated price, applied afterwards
+    price_override_save(price)
+    rollup_period(DAY.date(), DAY.date())
+    assert day_cost(tenant_a) == Decimal("0.002")  # ledger cost: 2 calls at 0.001
+    rerate(**NOV)
+    rollup_period(DAY.date(), DAY.date())
+    assert day_cost(tenant_a) == 2 * live_cost("0.9", "0.5", 2) == Decimal("0.00188")
+    response = client_for(admin_a).get(reverse("report-cost"), {"dimension": "model", "from": "2026-11-01",
+                                                               "to": "2026-11-30"})
+    assert response.status_code == 200, response.content
+    assert Decimal(response.json()["totals"]["cost_usd"]) == Decimal("0.00188")
+    rerate(**NOV)  # unchanged prices: nothing more, the same figures
+    rollup_period(DAY.date(), DAY.date())
+    assert day_cost(tenant_a) == Decimal("0.00188")
+
+
+def day_cost(tenant):
+    row = UsageRollup.objects.get(tenant_id=tenant.pk, granularity=Granularity.DAY, grouping=Grouping.TENANT)
+    return row.cost_usd
