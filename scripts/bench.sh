@@ -15,7 +15,8 @@
 #      BENCH_DURATION=15    seconds per measured run           BENCH_HARNESS=../shared/bench
 #      BENCH_WORK=/tmp/sy-bench  scratch dir (var/, logs, tools, profile)
 #      BENCH_GW_PORT=8000   gateway port                       BENCH_HOLD_CONNS=10000
-#      BENCH_DB=sy_bench    scratch Postgres database          BENCH_REDIS_DB=6 (flushed at start)
+#      BENCH_DB=sy_bench    scratch Postgres database (its ledger and rollups emptied at start)
+#      BENCH_REDIS_DB=6     scratch Redis database (flushed at start)
 #      BENCH_HOLD=0 / BENCH_PEERS=0 / BENCH_GRANIAN=0 / BENCH_PROFILE=0 / BENCH_POLICIES=0 / BENCH_FLOOR=0   skip that part
 #      BENCH_POLICY_ROUNDS=2  policies off/on pairs (distinct prompts, scripts/bench/unique.lua)
 #      BENCH_MAX_FOREIGN=10 BENCH_RETRIES=2: a run whose foreign% (CPU of other processes than the SUT,
@@ -163,6 +164,23 @@ if [ -n "${DATABASE_URL:-}" ] && PG_MAIN=$(pgrep -x -o postgres); then
 fi
 echo "SWITCHYARD_VAR_DIR=$WORK/var  harness=$HARNESS  load cpu $LOAD_CPU, SUT cpu $SUT_CPU, $D s runs"
 "$PY" manage.py migrate --noinput -v 0
+# The scratch database's ledger starts empty each session: the Celery beat's roll-up of "today"
+# reads every row of the day, so rows kept from earlier sessions (1.3 million after two, seen here)
+# made it a 30-s query on the load cpu every 5 minutes, more with every session.
+"$PY" - <<'PY'
+import django
+django.setup()
+from django.db import connection
+from analytics.models import UsageRollup
+from billing.models import UsageRecord
+tables = [UsageRecord._meta.db_table, UsageRollup._meta.db_table]
+with connection.cursor() as cursor:
+    if connection.vendor == "postgresql":
+        cursor.execute("TRUNCATE " + ", ".join(connection.ops.quote_name(t) for t in tables))
+    else:
+        for table in tables:
+            cursor.execute("DELETE FROM " + connection.ops.quote_name(table))
+PY
 sed -e "s/@UP1@/$((UP+1))/g; s/@UP2@/$((UP+2))/g; s/@UP4@/$((UP+4))/g; s/@UP5@/$((UP+5))/g; s/@KEY@/$KEY/g; s/@PKEY@/$PKEY/g" \
     "$ROOT/scripts/bench/switchyard-bench.yaml" >"$WORK/switchyard-bench.yaml"
 "$PY" manage.py apply_config "$WORK/switchyard-bench.yaml" | tail -n 3
