@@ -116,16 +116,16 @@ def _ledger(start: datetime, end: datetime, tenant_ids):
     return rows, adjusted.exists()
 
 
-def _insert_grouped(window, constants: dict, buckets: dict, midnights: dict | None = None) -> int:
+def _insert_grouped(ledger, adjusted: bool, constants: dict, buckets: dict, midnights: dict | None = None) -> int:
     """INSERT INTO rollups SELECT ... FROM (the ledger grouped by each grouping set).
 
     The aggregation never leaves the database: building tens of thousands of
     rollup rows as Python objects cost ten times more than the queries.
-    `window` is what _ledger returns, `constants` columns with one value for all rows, `buckets` columns
-    computed per ledger row (and grouped by); `midnights` maps each local
+    `ledger` and `adjusted` are what _ledger returns, `constants` columns with one value for all
+    rows, `buckets` columns computed per ledger row (and grouped by); `midnights` maps each local
     date to the instant it starts, for day rows' bucket_start.
     """
-    (ledger, adjusted), written = window, 0
+    written = 0
     for grouping, dims in DIMENSIONS.items():
         grouped = ledger.annotate(**buckets).values(*buckets, "tenant_id", *dims).annotate(**measures(adjusted))
         grouped = grouped.order_by()
@@ -177,16 +177,16 @@ def _replace(granularity: str, window: Q, tenant_ids, insert) -> int:
 def _insert_hours(start, end, tenant_ids, built_at) -> int:
     constants = {"granularity": Granularity.HOUR, "time_zone": "UTC", "built_at": built_at}
     buckets = {"bucket_start": TruncHour("created_at", tzinfo=UTC), "day": TruncDate("created_at", tzinfo=UTC)}
-    return _insert_grouped(_ledger(start, end, tenant_ids), constants, buckets)
+    return _insert_grouped(*_ledger(start, end, tenant_ids), constants, buckets)
 
 
 def _insert_days(first: date, last: date, zone: ZoneInfo, tenant_ids, built_at) -> int:
     """Local days: rows between two local midnights, whatever DST does in between."""
     days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
     midnights = {day: local_midnight(day, zone) for day in days}
-    window = _ledger(midnights[first], local_midnight(last + timedelta(days=1), zone), tenant_ids)
+    ledger, adjusted = _ledger(midnights[first], local_midnight(last + timedelta(days=1), zone), tenant_ids)
     constants = {"granularity": Granularity.DAY, "time_zone": zone.key, "built_at": built_at}
-    return _insert_grouped(window, constants, {"day": TruncDate("created_at", tzinfo=zone)}, midnights)
+    return _insert_grouped(ledger, adjusted, constants, {"day": TruncDate("created_at", tzinfo=zone)}, midnights)
 
 
 def rollup_hours(start: datetime, end: datetime, tenant_ids=None) -> int:
