@@ -1,12 +1,13 @@
-"""Spend from the ledger (the source of truth), for alert evaluation in Celery only."""
+"""Spend from the ledger (the source of truth, with its re-rating adjustments), for alert evaluation in Celery only."""
 from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
 
-from django.db.models import Q, Sum
+from django.db.models import Q
 
 from billing.budgets import subject_id, subject_rows
+from billing.effective_cost import cost_sum, re_rated
 from billing.models import Budget, UsageRecord
 
 ZERO = Decimal(0)
@@ -23,18 +24,20 @@ def budget_ledger(budget: Budget, start: datetime, end: datetime | None, now: da
 
 def budget_spent(budget: Budget, start: datetime, end: datetime | None, now: datetime) -> Decimal:
     """As of `now`, so the burn rate divides the spend by the time it took."""
-    return budget_ledger(budget, start, end, now).aggregate(total=Sum("cost_usd"))["total"] or ZERO
+    adjusted = re_rated([budget.tenant_id], start, now)
+    return budget_ledger(budget, start, end, now).aggregate(total=cost_sum(adjusted))["total"] or ZERO
 
 
 def daily_spend_by_key(tenant_id: int, window_start: datetime, today_start: datetime, now: datetime):
     """{key_id: (today until now, trailing window total)} in one grouped query; key None = no key."""
+    adjusted = re_rated([tenant_id], window_start, now)
     rows = (
         UsageRecord.objects.filter(tenant_id=tenant_id, created_at__gte=window_start, created_at__lte=now)
         .order_by()  # the ledger's default ordering must not split the groups
         .values("key_id")
         .annotate(
-            today=Sum("cost_usd", filter=Q(created_at__gte=today_start)),
-            trailing=Sum("cost_usd", filter=Q(created_at__lt=today_start)),
+            today=cost_sum(adjusted, filter=Q(created_at__gte=today_start)),
+            trailing=cost_sum(adjusted, filter=Q(created_at__lt=today_start)),
         )
     )
     return {row["key_id"]: (row["today"] or ZERO, row["trailing"] or ZERO) for row in rows}

@@ -9,7 +9,8 @@ from django.urls import reverse
 
 from analytics.models import Granularity, Grouping, UsageRollup
 from analytics.rollups import rollup_period
-from billing.models import RatingAdjustment, RerateRun, UsageRecord
+from billing.alerts.spend import budget_spent, daily_spend_by_key
+from billing.models import Budget, RatingAdjustment, RerateRun, UsageRecord
 from billing.prices.services import price_override_save
 from billing.rerate import rerate
 from gateway.dataplane.canonical import Usage
@@ -149,3 +150,20 @@ def test_its_adjustments_reach_the_rollups_and_the_cost_report(openai, priced_mo
 def day_cost(tenant):
     row = UsageRollup.objects.get(tenant_id=tenant.pk, granularity=Granularity.DAY, grouping=Grouping.TENANT)
     return row.cost_usd
+
+
+@pytest.mark.django_db
+def test_budget_alerts_and_anomalies_count_the_re_rated_cost(openai, priced_month, tenant_a):
+    price, _rows = priced_month
+    price.input_per_mtok = Decimal("0.9")
+    price_override_save(price)
+    budget = Budget.objects.create(tenant=tenant_a, scope="tenant", amount_usd="1", period="monthly")
+    midnight, evening = at(0), at(23)
+
+    def spent():
+        today = sum(t for t, _trailing in daily_spend_by_key(tenant_a.pk, NOV["start"], midnight, evening).values())
+        return budget_spent(budget, NOV["start"], NOV["end"], evening), today
+
+    assert spent() == (Decimal("0.002"), Decimal("0.002"))
+    rerate(**NOV)
+    assert spent() == (Decimal("0.00188"), Decimal("0.00188"))
