@@ -167,3 +167,18 @@ def test_budget_alerts_and_anomalies_count_the_re_rated_cost(openai, priced_mont
     assert spent() == (Decimal("0.002"), Decimal("0.002"))
     rerate(**NOV)
     assert spent() == (Decimal("0.00188"), Decimal("0.00188"))
+
+
+@pytest.mark.django_db
+def test_the_command_rebuilds_the_rollups_of_the_days_it_re_rated(openai, priced_month, tenant_a):
+    price, _rows = priced_month
+    rollup_period(DAY.date(), DAY.date())
+    price.input_per_mtok = Decimal("0.9")
+    price_override_save(price)
+    out = command("--from", "2026-11-10", "--to", "2026-11-10", "--no-rollups")
+    assert "rollups rebuilt" not in out and day_cost(tenant_a) == Decimal("0.002")
+    price.input_per_mtok = Decimal("0.8")
+    price_override_save(price)
+    out = command("--from", "2026-11-10", "--to", "2026-11-10")
+    assert "rollups rebuilt for 2026-11-09..2026-11-11" in out
+    assert day_cost(tenant_a) == 2 * live_cost("0.8", "0.5", 2) == Decimal("0.00176")
