@@ -67,9 +67,6 @@ class GeminiAdapter(Adapter):
     def stream_parser(self) -> GeminiStreamParser:
         return GeminiStreamParser()
 
-    def passthrough_usage(self, body: bytes) -> None:
-        return None
-
     def passthrough_usage_of(self, obj) -> None:
         return None
 

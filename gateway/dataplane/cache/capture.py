@@ -9,7 +9,7 @@ answer uncacheable rather than cached with a loss.
 from __future__ import annotations
 
 from gateway.dataplane.adapters.anthropic_response import AnthropicStreamParser, from_anthropic
-from gateway.dataplane.adapters.base import MALFORMED
+from gateway.dataplane.adapters.base import MALFORMED, json_or_none
 from gateway.dataplane.errors import ProviderError
 from gateway.dataplane.fastjson import loads
 
@@ -31,15 +31,7 @@ class Capture:
 
     def response(self, fmt: str, body) -> None:
         """A whole response: the canonical dict, or fmt's wire bytes."""
-        if fmt == "canonical":
-            self.parsed(fmt, body)
-            return
-        try:
-            obj = loads(body)
-        except MALFORMED:
-            self.ok = False
-            return
-        self.parsed(fmt, obj)
+        self.parsed(fmt, body if fmt == "canonical" else json_or_none(body))
 
     def parsed(self, fmt: str, obj) -> None:
         """A whole response already parsed from fmt's JSON; None when it was not JSON."""
