@@ -6,8 +6,15 @@ import time
 from gateway import keyhash
 from gateway.dataplane.errors import GatewayError
 
-MISSING = GatewayError(401, "missing_api_key", "Missing API key: send 'Authorization: Bearer sy-...'.")
-INVALID = GatewayError(401, "invalid_api_key", "Invalid, revoked or expired API key.")
+
+# Factories, not shared instances: raising one exception object again appends each raise's
+# frames to its __traceback__, which then keeps every refused request (context, body) alive.
+def missing_key() -> GatewayError:
+    return GatewayError(401, "missing_api_key", "Missing API key: send 'Authorization: Bearer sy-...'.")
+
+
+def invalid_key() -> GatewayError:
+    return GatewayError(401, "invalid_api_key", "Invalid, revoked or expired API key.")
 
 
 def presented_secret(headers: dict[str, str]) -> str | None:
@@ -33,9 +40,9 @@ def find_key(snapshot, secret: str, now: float):
 async def authenticate(ctx, next_step):
     secret = presented_secret(ctx.headers)
     if secret is None:
-        raise MISSING
+        raise missing_key()
     key = find_key(ctx.snapshot, secret, time.time())
     if key is None:
-        raise INVALID
+        raise invalid_key()
     ctx.key = key
     await next_step(ctx)
