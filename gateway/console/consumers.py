@@ -7,6 +7,15 @@ the ledger's consumer group, so the drain is unaffected. In embedded mode
 (no Redis) it polls the ledger for rows newer than the last one sent, every
 second. Only signed-in members of the tenant chosen in the console session
 are accepted; developers see their own keys' requests only.
+
+An idle tail is the normal state of a quiet tenant, so nothing here may time
+out while waiting: the consumer opts out of the channel layer (it never uses
+one; channels_redis's receive is a 5-s BZPOPMIN read with redis-py's default
+5-s socket timeout, which raised TimeoutError and closed every tail idle for
+5 s), its own XREAD blocks well below its client's read timeout, and a Redis
+error reconnects with backoff from the last id sent instead of closing the
+socket. uvicorn pings the socket (`--ws-ping-interval`, 20 s by default), so
+proxies see traffic while nothing arrives.
 """
 from __future__ import annotations
 
@@ -26,9 +35,12 @@ from gateway.console.tenancy import SESSION_KEY, tenants_for
 from gateway.models import ApiKey, Role
 
 log = logging.getLogger(__name__)
-POLL_SECONDS = 1.0
-BLOCK_MS = 1000
-BATCH = 200
+POLL_SECONDS = 1.0  # embedded mode: how often the ledger is asked for new rows
+BLOCK_MS = 1000  # one XREAD waits this long for new entries, then returns empty and is sent again
+READ_TIMEOUT_S = 5  # the tail's Redis read timeout: well above BLOCK_MS, so an idle XREAD never hits it
+RETRY_FIRST_S, RETRY_MAX_S = 0.5, 10.0  # reconnect backoff after a Redis error: doubling, capped
+CLIENT_NAME = "sy-tail"  # CLIENT LIST shows which connections are tails
+BATCH = 200  # entries per XREAD, rows per ledger poll: one burst of sends at most
 FIELDS = ("request_id", "route", "provider", "model", "status", "error_code", "cache_status",
           "input_tokens", "output_tokens", "latency_ms", "cost_usd", "key_id")
 CLOSE_UNAUTHENTICATED, CLOSE_NO_TENANT = 4401, 4403
@@ -62,6 +74,8 @@ def last_ledger_id() -> int:
 
 
 class TailConsumer(AsyncJsonWebsocketConsumer):
+    channel_layer_alias = None  # no group messages: without a layer channels waits on the socket alone
+
     async def connect(self):
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
@@ -75,7 +89,8 @@ class TailConsumer(AsyncJsonWebsocketConsumer):
         self.names = await database_sync_to_async(key_names)(self.tenant_id)
         # The position is taken before accepting: whatever arrives once the browser is connected is shown.
         if settings.REDIS_URL:
-            self.redis = aioredis.from_url(settings.REDIS_URL)
+            self.redis = aioredis.from_url(settings.REDIS_URL, socket_timeout=READ_TIMEOUT_S,
+                                           client_name=CLIENT_NAME)
             follow = self.follow_stream(await self._stream_position(self.redis))
         else:
             follow = self.follow_ledger(await database_sync_to_async(last_ledger_id)())
@@ -112,16 +127,28 @@ class TailConsumer(AsyncJsonWebsocketConsumer):
         })
 
     async def follow_stream(self, last):
-        client = self.redis
+        """Entries after `last`, forever; a Redis error waits (doubling) and reads on from the last id sent."""
+        client, delay = self.redis, RETRY_FIRST_S
         try:
             while True:
-                reply = await client.xread({STREAM: last}, count=BATCH, block=BLOCK_MS)
-                for _stream, entries in reply or []:
-                    for entry_id, fields in entries:
-                        last = entry_id
-                        await self._send_events(fields)
+                try:
+                    last = await self._read_after(client, last)
+                    delay = RETRY_FIRST_S
+                except (aioredis.ConnectionError, aioredis.TimeoutError) as exc:
+                    log.warning("live tail: Redis error (%s), reading again in %.1f s", exc, delay)
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, RETRY_MAX_S)
         finally:
             await client.aclose()
+
+    async def _read_after(self, client, last):
+        """One blocking XREAD; sends what it got and returns the id to read after next."""
+        reply = await client.xread({STREAM: last}, count=BATCH, block=BLOCK_MS)
+        for _stream, entries in reply or []:
+            for entry_id, fields in entries:
+                last = entry_id
+                await self._send_events(fields)
+        return last
 
     async def _stream_position(self, client):
         """The id last generated in the stream: XREAD from it sees exactly what arrives after connecting."""
