@@ -1,9 +1,15 @@
-"""One error envelope for the admin API: {"error": {"code", "message", "fields"?}}."""
+"""One error envelope for the admin API: {"error": {"code", "message", "fields"?, "dependants"?}}."""
 from rest_framework import exceptions, status
+from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_handler
+from rest_framework.views import set_rollback
+
+from gateway.services.dependants import BLOCKING_ERRORS, dependants_message, dependants_of
 
 
 def exception_handler(exc, context):
+    if isinstance(exc, BLOCKING_ERRORS):
+        return _conflict(exc)
     response = drf_handler(exc, context)
     if response is None:
         return None
@@ -18,3 +24,14 @@ def exception_handler(exc, context):
         body = {"code": "not_found", "message": "not found"}
     response.data = {"error": body}
     return response
+
+
+def _conflict(exc):
+    """A delete that other objects still depend on (PROTECT/RESTRICT): 409, nothing deleted."""
+    set_rollback()  # like DRF's own handler: an atomic request writes nothing
+    dependants, total = dependants_of(exc)
+    body = {
+        "code": "protected", "message": dependants_message(dependants, total),
+        "dependants": dependants, "dependants_total": total,
+    }
+    return Response({"error": body}, status=status.HTTP_409_CONFLICT)

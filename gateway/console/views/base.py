@@ -9,6 +9,7 @@ from django.shortcuts import get_object_or_404, redirect
 
 from gateway.console.forms import KeyRotateForm
 from gateway.console.htmx import render_page
+from gateway.services.dependants import BLOCKING_ERRORS, dependants_message, dependants_of
 from gateway.services.keys import key_rotate
 
 
@@ -29,6 +30,21 @@ def redirect_after_write(request, to, message):
         response["HX-Redirect"] = to
         return response
     return redirect(to)
+
+
+def delete_or_dependants(request, obj, label, to, done=None):
+    """Delete `obj`, then redirect to `to`; while other objects depend on it (PROTECT), a 409 page
+    names them instead (nothing is deleted)."""
+    try:
+        with transaction.atomic():
+            obj.delete()
+    except BLOCKING_ERRORS as exc:
+        dependants, total = dependants_of(exc)
+        return render_page(request, "console/dependants.html", None, {
+            "label": label, "dependants": dependants, "total": total, "back": to,
+            "message": f"{label} cannot be deleted: {dependants_message(dependants, total)}.",
+        }, status=409)
+    return redirect_after_write(request, to, done or f"{label} deleted.")
 
 
 def try_save(form, save):

@@ -8,7 +8,7 @@ from billing.prices.services import price_override_delete, price_override_save
 from gateway.console.forms import BudgetForm, PriceOverrideForm
 from gateway.console.htmx import render_page
 from gateway.console.tenancy import MONEY_WRITERS, console_view
-from gateway.console.views.base import form_page, own, redirect_after_write, try_save, visible
+from gateway.console.views.base import delete_or_dependants, form_page, own, redirect_after_write, try_save, visible
 
 
 @require_safe
@@ -39,8 +39,7 @@ def _budget_edit(request, budget):
 @require_POST
 @console_view(write=MONEY_WRITERS)
 def budget_delete(request, pk):
-    own(request, Budget.objects, pk).delete()
-    return redirect_after_write(request, reverse("console:budgets"), "Budget deleted.")
+    return delete_or_dependants(request, own(request, Budget.objects, pk), "Budget", reverse("console:budgets"))
 
 
 @require_safe

@@ -1,5 +1,4 @@
 """Providers: list, create, edit (the API key is write-only), delete, test connection."""
-from django.db.models import ProtectedError
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.cache import patch_vary_headers
@@ -9,7 +8,7 @@ from gateway.console import provider_check
 from gateway.console.forms import ProviderForm
 from gateway.console.htmx import render_page
 from gateway.console.tenancy import ADMINS, console_view
-from gateway.console.views.base import form_page, own, redirect_after_write, try_save, visible
+from gateway.console.views.base import delete_or_dependants, form_page, own, redirect_after_write, try_save, visible
 from gateway.models import Provider
 
 
@@ -41,13 +40,7 @@ def _edit(request, provider):
 @console_view(write=ADMINS)
 def provider_delete(request, pk):
     provider = own(request, Provider.objects, pk)
-    try:
-        provider.delete()
-    except ProtectedError:
-        return render_page(request, "console/error.html", None, {
-            "message": f"Provider {provider.name} is still the target of a route: remove it from the routes first."
-        }, status=409)
-    return redirect_after_write(request, reverse("console:providers"), f"Provider {provider.name} deleted.")
+    return delete_or_dependants(request, provider, f"Provider {provider.name}", reverse("console:providers"))
 
 
 @require_POST

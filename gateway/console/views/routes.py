@@ -8,7 +8,7 @@ from django.views.decorators.http import require_POST, require_safe
 from gateway.console.forms import RouteForm, TargetFormSet
 from gateway.console.htmx import render_page
 from gateway.console.tenancy import ADMINS, console_view
-from gateway.console.views.base import form_page, own, redirect_after_write, try_save, visible
+from gateway.console.views.base import delete_or_dependants, form_page, own, redirect_after_write, try_save, visible
 from gateway.models import Route, RouteFallback, RouteTarget
 from gateway.services.routes import route_save
 
@@ -90,5 +90,4 @@ def route_target_row(request):
 @console_view(write=ADMINS)
 def route_delete(request, pk):
     route = own(request, Route.objects, pk)
-    route.delete()
-    return redirect_after_write(request, reverse("console:routes"), f"Route {route.name} deleted.")
+    return delete_or_dependants(request, route, f"Route {route.name}", reverse("console:routes"))

@@ -11,7 +11,7 @@ from gateway.console.forms import MemberForm, TeamForm, TenantForm
 from gateway.console.htmx import render_page
 from gateway.console.tenancy import ADMINS, SESSION_KEY, build_context, console_view, tenants_for
 from gateway.console.throttle import WINDOW_SECONDS, allow_login_attempt
-from gateway.console.views.base import form_page, own, redirect_after_write, try_save
+from gateway.console.views.base import delete_or_dependants, form_page, own, redirect_after_write, try_save
 from gateway.models import Membership, Role, Route, Team
 from gateway.services.members import membership_upsert
 
@@ -83,8 +83,7 @@ def _team_edit(request, team):
 @console_view(write=ADMINS)
 def team_delete(request, pk):
     team = own(request, Team.objects, pk)
-    team.delete()
-    return redirect_after_write(request, reverse("console:teams"), f"Team {team.name} deleted.")
+    return delete_or_dependants(request, team, f"Team {team.name}", reverse("console:teams"))
 
 
 @require_safe
@@ -135,6 +134,6 @@ def member_delete(request, pk):
     _guard_owner(request, membership, None)
     if membership.user_id == request.user.pk:
         raise PermissionDenied("you cannot remove yourself")
-    membership.delete()
-    return redirect_after_write(request, reverse("console:members"), f"{membership.user.email} removed.")
+    email = membership.user.email
+    return delete_or_dependants(request, membership, f"Member {email}", reverse("console:members"), f"{email} removed.")
 
