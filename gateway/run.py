@@ -78,10 +78,12 @@ def read_options():
 
 
 def server_command(opts):
+    from gateway.http_protocol import UVICORN_FLAGS  # read deadlines and the client address; shared with tests
+
     command = [
         sys.executable, "-m", "uvicorn", "gateway.asgi:application",
         "--host", opts.host, "--port", str(opts.port), "--workers", str(opts.workers),
-        "--loop", "uvloop", "--http", "httptools",
+        "--loop", "uvloop", *UVICORN_FLAGS,
         "--log-level", opts.log_level.lower(),
         "--timeout-graceful-shutdown", str(HTTP_GRACEFUL_SECONDS),
     ]  # fmt: skip

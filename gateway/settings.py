@@ -84,8 +84,21 @@ DATABASE_URL = env_url("DATABASE_URL", ("postgres", "postgresql", "sqlite"))
 REDIS_URL = env_url("REDIS_URL", ("redis", "rediss", "unix"))
 EMBEDDED = REDIS_URL is None
 
+# Under ASGI, Django runs each request's sync code in a thread of its own, so a persistent
+# connection (CONN_MAX_AGE > 0) stayed open per finished thread: 150 REST calls in a row exhausted
+# PostgreSQL (issue 14). A per-process psycopg pool bounds and reuses them instead (0 turns it off:
+# a connection per request, e.g. behind PgBouncer); README "Production" has the measurements.
+DATABASE_POOL_MAX_SIZE = env_int("DATABASE_POOL_MAX_SIZE", 8, minimum=0)
 if DATABASE_URL:
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
+    # Health checks: with the pool, a connection PostgreSQL dropped (restart, failover) is
+    # replaced before a request gets it (psycopg_pool's check_connection).
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0, conn_health_checks=True)}
+    if DATABASE_POOL_MAX_SIZE and DATABASES["default"]["ENGINE"].endswith("postgresql"):
+        DATABASES["default"]["OPTIONS"] = {"pool": {
+            "min_size": 1,  # one warm connection per idle process; the rest close after max_idle (10 min)
+            "max_size": DATABASE_POOL_MAX_SIZE,
+            "timeout": 10.0,  # seconds a request waits for a free connection before failing (a 500)
+        }}
 else:
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES = {
@@ -108,10 +121,16 @@ else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     CELERY_BROKER_URL = "filesystem://localhost//"  # a host part keeps kombu from warning
+    # kombu's filesystem transport with atomic (rename-into-place) writes: the stock one lets the
+    # worker read half-written messages (celery/kombu#1551). Why not SQLAlchemy or a thread: see the module.
+    CELERY_BROKER_TRANSPORT = "gateway.celery_transport:Transport"
     _celery_dir = VAR_DIR / "celery"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_celery_dir / "queue"),
         "data_folder_out": str(_celery_dir / "queue"),
+        # Messages are written whole here, then renamed into queue/ (same filesystem).
+        "staging_folder": str(_celery_dir / "staging"),
+        # The worker claims a message by renaming it here, reads it and deletes it.
         "processed_folder": str(_celery_dir / "processed"),
         # kombu's broadcast (pidbox) messages; defaults to ./control in the working directory.
         "control_folder": str(_celery_dir / "control"),

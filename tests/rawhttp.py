@@ -69,34 +69,47 @@ def rss_kib(pid: int) -> int:
     raise RuntimeError(f"no VmRSS for pid {pid}")
 
 
-def stalled_socket(port: int, first_bytes: bytes) -> socket.socket:
-    """A connection that sent `first_bytes` and then nothing more."""
-    sock = socket.create_connection(("127.0.0.1", port))
-    sock.sendall(first_bytes)
-    sock.setblocking(False)
-    return sock
+class Stalled:
+    """A connection that sent `first_bytes`, then nothing (or what `send` adds); what came back."""
 
+    def __init__(self, port: int, first_bytes: bytes):
+        self.sock = socket.create_connection(("127.0.0.1", port))
+        self.sock.sendall(first_bytes)
+        self.sock.setblocking(False)
+        self.opened = time.monotonic()
+        self.received = bytearray()
+        self.closed_after: float | None = None  # seconds from opening until the server closed it
 
-def closed_by_server(sock: socket.socket) -> bool:
-    """True once the server closed its end (EOF or reset); answers sent before are read and dropped."""
-    try:
-        while True:
-            data = sock.recv(65536)
-            if not data:
-                return True
-    except BlockingIOError:
-        return False
-    except ConnectionResetError:
+    def send(self, data: bytes) -> None:
+        try:
+            self.sock.send(data)
+        except OSError:
+            pass  # closed meanwhile: poll() notices
+
+    def poll(self) -> bool:
+        """True once the server closed its end (EOF or reset), keeping what it sent before."""
+        if self.closed_after is None:
+            try:
+                while data := self.sock.recv(65536):
+                    self.received += data
+            except BlockingIOError:
+                return False
+            except ConnectionResetError:
+                pass
+            self.closed_after = time.monotonic() - self.opened
         return True
 
+    def close(self) -> None:
+        self.sock.close()
 
-def wait_all_closed(socks: list[socket.socket], timeout: float) -> tuple[int, float]:
-    """(how many the server closed, seconds until the last of them) within `timeout`."""
-    started, open_socks, last = time.monotonic(), list(socks), 0.0
-    while open_socks and time.monotonic() - started < timeout:
-        still = [s for s in open_socks if not closed_by_server(s)]
-        if len(still) < len(open_socks):
-            last = time.monotonic() - started
-        open_socks = still
+
+def wait_closed(conns: list[Stalled], timeout: float, every=None) -> list[Stalled]:
+    """Poll until the server closed them all or `timeout` passed, calling `every()` each poll; the open ones."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if every is not None:
+            every()
+        if all([c.poll() for c in conns]):
+            return []
         time.sleep(0.05)  # poll interval: 50 ms is finer than the margins asserted
-    return len(socks) - len(open_socks), last
+    return [c for c in conns if not c.poll()]

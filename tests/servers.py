@@ -18,6 +18,8 @@ import httpx
 from django.conf import settings
 from django.db import connection
 
+from gateway.http_protocol import UVICORN_FLAGS
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -53,7 +55,7 @@ class GatewayServer:
 
     def start(self, timeout=30.0):
         args = [sys.executable, "-m", "uvicorn", "gateway.asgi:application", "--port", str(self.port),
-                "--no-access-log", "--lifespan", "on"]
+                "--no-access-log", "--lifespan", "on", *UVICORN_FLAGS]  # the flags gateway.run passes
         self.log.parent.mkdir(parents=True, exist_ok=True)
         handle = open(self.log, "wb")
         self.proc = subprocess.Popen(args, cwd=ROOT, env=self.env, stdout=handle, stderr=subprocess.STDOUT)
