@@ -226,6 +226,8 @@ UPSTREAM_FIRST_BYTE_TIMEOUT = env_float("UPSTREAM_FIRST_BYTE_TIMEOUT", 60.0)
 UPSTREAM_IDLE_TIMEOUT = env_float("UPSTREAM_IDLE_TIMEOUT", 30.0)
 SSRF_ALLOW_PRIVATE = env_bool("SSRF_ALLOW_PRIVATE", False)
 SSRF_ALLOW_CIDRS = env_list("SSRF_ALLOW_CIDRS")
+# Save-time check of provider base URLs: resolve names too (off: only IP literals are checked then).
+SSRF_RESOLVE_ON_SAVE = env_bool("SSRF_RESOLVE_ON_SAVE", True)
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

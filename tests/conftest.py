@@ -8,6 +8,13 @@ from rest_framework.test import APIClient
 from gateway.models import Membership, Role, Tenant, User
 
 
+@pytest.fixture(autouse=True)
+def _no_dns_lookups_on_save(settings):
+    """Tests stay on loopback: provider names in their data (api.openai.com, vllm) are not
+    resolved when saved; tests of that check turn it back on."""
+    settings.SSRF_RESOLVE_ON_SAVE = False
+
+
 @pytest.fixture
 def tenant_a(db):
     return Tenant.objects.create(slug="tenant-a", name="Tenant A")

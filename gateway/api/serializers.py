@@ -1,5 +1,6 @@
 """Admin API serializers. Secrets are write-only and never serialised back."""
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
 from billing.models import Budget
@@ -73,6 +74,12 @@ class ProviderSerializer(serializers.ModelSerializer):
     def validate(self, attrs):
         if self.instance is not None:
             attrs.pop("tenant", None)
+        current = self.instance or Provider()
+        candidate = Provider(kind=attrs.get("kind", current.kind), base_url=attrs.get("base_url", current.base_url))
+        try:
+            candidate.clean()  # the save-time SSRF check, as the console's form runs it
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.message_dict) from None
         return attrs
 
 
@@ -207,8 +214,9 @@ class BudgetSerializer(serializers.ModelSerializer):
         candidate = Budget(tenant=tenant, **fields)
         try:
             candidate.clean()
-        except Exception as exc:  # django ValidationError -> DRF's
-            raise serializers.ValidationError(getattr(exc, "message_dict", {"non_field_errors": str(exc)}))
+        except DjangoValidationError as exc:  # -> DRF's
+            detail = getattr(exc, "message_dict", {"non_field_errors": exc.messages})
+            raise serializers.ValidationError(detail) from None
         return attrs
 
     def _current(self):

@@ -1,53 +1,65 @@
 """The "test connection" button: GET the provider's models endpoint, show OK or a scrubbed error.
 
 Runs in the control plane with httpx (DESIGN.md: httpx stays for control-plane calls). The
-address is resolved and checked against the SSRF rules before connecting; redirects are not
-followed, so a 302 to a private address is never taken.
+host is resolved once and checked against the SSRF rules; the connection then goes to that
+checked address (pinned: the Host header and TLS SNI/verification keep the name), so a name
+that resolves differently a moment later (DNS rebinding) cannot move the request to a private
+address. Redirects are not followed, so a 302 to a private address is never taken.
 """
-import socket
 from urllib.parse import urlsplit
 
 import httpx
 from django.conf import settings
 
 from gateway.dataplane.errors import scrub
-from gateway.dataplane.netguard import is_forbidden, parse_cidrs
+from gateway.dataplane.netguard import BlockedAddress, Unresolvable, parse_cidrs, resolve_checked
 from gateway.models import ProviderKind
 
 # Long enough for a distant provider, short enough that a page request never hangs.
 TIMEOUT_SECONDS = 5.0
 ANTHROPIC_VERSION = "2023-06-01"
+SHOWN_BODY_CHARS = 300  # of an error answer: enough to read the provider's message
 
 
 def check(provider):
     """(ok, message). The message never contains the provider's key."""
     if provider.kind == ProviderKind.MOCK:
         return True, "the built-in mock provider is always reachable"
-    url = provider.effective_base_url.rstrip("/") + "/models"
-    problem = _forbidden(url)
-    if problem:
-        return False, problem
+    url = httpx.URL(provider.effective_base_url.rstrip("/") + "/models")
+    if not url.host:
+        return False, "the provider has no base URL"
     try:
-        response = httpx.get(url, headers=_auth_headers(provider), timeout=TIMEOUT_SECONDS, follow_redirects=False)
+        address = resolve_checked(url.host, settings.SSRF_ALLOW_PRIVATE, parse_cidrs(settings.SSRF_ALLOW_CIDRS))[0]
+        response = pinned_get(url, address, _auth_headers(provider))
+    except (BlockedAddress, Unresolvable) as exc:
+        return False, str(exc)
     except httpx.HTTPError as exc:
         return False, scrub(f"{type(exc).__name__}: {exc}", [provider.api_key])
     if response.status_code == 200:
-        return True, f"HTTP 200 from {urlsplit(url).hostname}"
-    return False, scrub(f"HTTP {response.status_code}: {response.text[:300]}", [provider.api_key])
+        return True, f"HTTP 200 from {urlsplit(str(url)).hostname}"
+    return False, scrub(f"HTTP {response.status_code}: {response.text[:SHOWN_BODY_CHARS]}", [provider.api_key])
 
 
-def _forbidden(url):
-    host = urlsplit(url).hostname
-    if not host:
-        return "the provider has no base URL"
-    try:
-        infos = socket.getaddrinfo(host, None)
-    except OSError:
-        return f"cannot resolve {host}"
-    cidrs = parse_cidrs(settings.SSRF_ALLOW_CIDRS)
-    if any(is_forbidden(info[4][0], settings.SSRF_ALLOW_PRIVATE, cidrs) for info in infos):
-        return f"{host} resolves to a private or reserved address (SSRF_ALLOW_PRIVATE is off)"
-    return None
+def pinned_get(url, address, headers):
+    """GET `url` over a connection to `address` (already checked), never re-resolving the name.
+
+    Through httpx's transport rather than a Client: a Client reads proxy variables, which would
+    send the request somewhere else than the checked address.
+    """
+    extensions = {"timeout": httpx.Timeout(TIMEOUT_SECONDS).as_dict()}
+    if url.host != address:
+        extensions["sni_hostname"] = url.host  # TLS verifies the name, not the address
+    request = httpx.Request(
+        "GET", url.copy_with(host=address), extensions=extensions,
+        headers={**headers, "host": url.netloc.decode("ascii")},
+    )
+    with httpx.HTTPTransport(retries=0) as transport:
+        response = transport.handle_request(request)
+        try:
+            response.read()
+        finally:
+            response.close()
+    return response
 
 
 def _auth_headers(provider):

@@ -23,6 +23,11 @@ MAX_CHECKED = 4096  # bounds the per-process memo of checked URLs and timeout ob
 # overflow its listen backlog, and time out on SYN retransmits: self-inflicted connect failures
 # that then open the target's breaker. Connections from the pool are not affected.
 MAX_CONNECTING = 256
+# Names the settings, not the address: the client may be a tenant's app, the fix is the operator's.
+BLOCKED_MESSAGE = (
+    "upstream address is not allowed: it is private or reserved (the gateway's SSRF guard); "
+    "allow it with SSRF_ALLOW_CIDRS or SSRF_ALLOW_PRIVATE=1"
+)
 
 
 class PacedConnector(aiohttp.TCPConnector):
@@ -97,7 +102,7 @@ class UpstreamClient:
                 timeout=self._timeout(timeouts),
             )
         except BlockedAddress:
-            raise ProviderError(502, "upstream address is not allowed", permanent=True, code="upstream_blocked")
+            raise ProviderError(502, BLOCKED_MESSAGE, permanent=True, code="upstream_blocked")
         except TimeoutError:
             raise ProviderError.connection("upstream did not answer in time", timeout=True) from None
         except aiohttp.ClientConnectorError:

@@ -3,20 +3,36 @@
 Validating a base URL when it is saved is not enough (DNS rebinding): the
 resolver below refuses private, loopback, link-local and other special
 addresses on every connection unless SSRF_ALLOW_PRIVATE is set or the address
-is inside SSRF_ALLOW_CIDRS.
+is inside SSRF_ALLOW_CIDRS. Cloud metadata endpoints (credentials for the host's
+cloud role) stay refused under SSRF_ALLOW_PRIVATE: only a network listed in
+SSRF_ALLOW_CIDRS that contains one lets it through.
 """
 from __future__ import annotations
 
 import ipaddress
 import logging
+import socket
 
 from aiohttp.resolver import DefaultResolver
 
 log = logging.getLogger("switchyard.ssrf")
 
+# Instance-metadata services: AWS/GCP/Azure/OpenStack (169.254.169.254), AWS over IPv6
+# (fd00:ec2::254), AWS ECS task credentials (169.254.170.2), Alibaba Cloud (100.100.100.200).
+METADATA_ADDRESSES = frozenset(
+    ipaddress.ip_address(a) for a in ("169.254.169.254", "fd00:ec2::254", "169.254.170.2", "100.100.100.200")
+)
+# What a refusal tells the operator to change (the error, the console and apply_config name it).
+HOW_TO_ALLOW = "allow it with SSRF_ALLOW_CIDRS (that network) or SSRF_ALLOW_PRIVATE=1"
+HOW_TO_ALLOW_METADATA = "a cloud metadata address: allowed only by listing it in SSRF_ALLOW_CIDRS"
+
 
 class BlockedAddress(Exception):
     """The upstream resolves to an address this gateway may not call."""
+
+
+class Unresolvable(Exception):
+    """The name does not resolve here (it is checked again at connect time)."""
 
 
 def parse_cidrs(values):
@@ -33,8 +49,34 @@ def is_forbidden(address: str, allow_private: bool, allow_cidrs=()) -> bool:
     if any(ip in net for net in allow_cidrs):
         return False
     if allow_private:
-        return False
+        return ip in METADATA_ADDRESSES
     return not ip.is_global or ip.is_multicast
+
+
+def how_to_allow(address: str) -> str:
+    """The setting that would let `address` through, for error messages."""
+    try:
+        ip = ipaddress.ip_address(address.strip("[]"))
+    except ValueError:
+        return HOW_TO_ALLOW
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
+        ip = ip.ipv4_mapped
+    return HOW_TO_ALLOW_METADATA if ip in METADATA_ADDRESSES else HOW_TO_ALLOW
+
+
+def resolve_checked(host: str, allow_private: bool, allow_cidrs=()):
+    """Every address `host` resolves to, if all are allowed; raises BlockedAddress naming the
+    setting otherwise (control-plane callers: save-time checks and the provider test)."""
+    try:
+        infos = socket.getaddrinfo(host.strip("[]"), None, type=socket.SOCK_STREAM)
+        addresses = list(dict.fromkeys(info[4][0] for info in infos))
+    except (OSError, UnicodeError) as exc:  # UnicodeError: a label IDNA cannot encode (> 63 chars)
+        raise Unresolvable(f"cannot resolve {host}") from exc
+    for address in addresses:
+        if is_forbidden(address, allow_private, allow_cidrs):
+            shown = host if address == host.strip("[]") else f"{host} ({address})"
+            raise BlockedAddress(f"{shown} is a private or reserved address: {how_to_allow(address)}")
+    return addresses
 
 
 class GuardedResolver(DefaultResolver):
@@ -50,7 +92,8 @@ class GuardedResolver(DefaultResolver):
         allowed = [r for r in results if not is_forbidden(r["host"], self.allow_private, self.allow_cidrs)]
         if not allowed:
             log.warning("upstream connection refused: %s resolves only to forbidden addresses", host)
-            raise BlockedAddress(f"upstream host {host} resolves to a forbidden address")
+            hint = how_to_allow(results[0]["host"]) if results else HOW_TO_ALLOW
+            raise BlockedAddress(f"upstream host {host} resolves to a forbidden address ({hint})")
         return allowed
 
 
@@ -62,4 +105,4 @@ def check_literal_host(host: str, allow_private: bool, allow_cidrs=()):
         return  # a name: the resolver checks it
     if is_forbidden(host, allow_private, allow_cidrs):
         log.warning("upstream connection refused: %s is a forbidden address", host)
-        raise BlockedAddress(f"upstream address {host} is forbidden")
+        raise BlockedAddress(f"upstream address {host} is forbidden ({how_to_allow(host)})")

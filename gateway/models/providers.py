@@ -1,11 +1,14 @@
 """Upstream providers: where requests go and with which credentials."""
+import ipaddress
 from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
 
 from gateway.crypto import EncryptedTextField
+from gateway.dataplane.netguard import BlockedAddress, Unresolvable, parse_cidrs, resolve_checked
 from gateway.models.tenants import Tenant
 
 name_validator = RegexValidator(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,99}$", "letters, digits and . _ : / -")
@@ -50,6 +53,34 @@ def validate_base_url(value):
         raise ValidationError("must be an http:// or https:// URL")
 
 
+def base_url_address_problem(url):
+    """Why the SSRF guard would refuse `url` under the current settings, or None.
+
+    The save-time half of the guard (the connect-time one in netguard.py is the real defence:
+    DNS can change after saving). A name is resolved here unless SSRF_RESOLVE_ON_SAVE is off;
+    one that does not resolve here is accepted (a data-plane-only name) and returned as
+    Unresolvable so apply_config can warn about it.
+    """
+    host = urlsplit(url).hostname
+    if not host:
+        return None
+    if not settings.SSRF_RESOLVE_ON_SAVE and not _is_address(host):
+        return None
+    try:
+        resolve_checked(host, settings.SSRF_ALLOW_PRIVATE, parse_cidrs(settings.SSRF_ALLOW_CIDRS))
+    except (BlockedAddress, Unresolvable) as exc:
+        return exc
+    return None
+
+
+def _is_address(host):
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True
+
+
 def validate_headers(value):
     if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
         raise ValidationError("headers must map header names to string values")
@@ -85,6 +116,14 @@ class Provider(models.Model):
 
     def __str__(self):
         return self.name
+
+    def clean(self):
+        """Refuse a base URL the SSRF guard would refuse at connect time (console and API)."""
+        if self.kind == ProviderKind.MOCK:
+            return
+        problem = base_url_address_problem(self.effective_base_url)
+        if isinstance(problem, BlockedAddress):
+            raise ValidationError({"base_url": str(problem)})
 
     @property
     def effective_base_url(self):

@@ -1,14 +1,18 @@
-"""apply_config's checks: names a file refers to exist, secrets and passwords do not clash.
+"""apply_config's checks: names a file refers to exist, secrets and passwords do not clash,
+provider addresses pass the SSRF guard.
 
 Run before anything is written, so a wrong file changes nothing and every problem is
-reported at once (ConfigError lists them with their place in the file).
+reported at once (ConfigError lists them with their place in the file). What is not wrong
+but worth knowing (a base URL that does not resolve here) comes back as warnings.
 """
 from dataclasses import dataclass, field
 
 from billing.models import Budget
 from billing.prices.config import prices_check
 from gateway import keyhash
-from gateway.models import ApiKey, Membership, Provider, Route, Team
+from gateway.dataplane.netguard import HOW_TO_ALLOW, BlockedAddress
+from gateway.models import ApiKey, Membership, Provider, ProviderKind, Route, Team
+from gateway.models.providers import DEFAULT_BASE_URLS, base_url_address_problem
 from gateway.services.config_schema import ConfigError
 
 
@@ -24,7 +28,8 @@ class Known:
 
 
 def config_check(config, source):
-    problems = []
+    """Raises ConfigError listing every problem; returns [(place, warning)]."""
+    problems, warnings = [], []
     shared = Known(
         providers=_names(config.providers) | _stored(Provider, tenant=None),
         routes=_names(config.routes) | _stored(Route, tenant=None),
@@ -38,8 +43,12 @@ def config_check(config, source):
     _check_secrets(problems, config)
     _check_passwords(problems, config)
     prices_check(problems, config)
+    _check_addresses(problems, warnings, "providers", config.providers)
+    for i, spec in enumerate(config.tenants):
+        _check_addresses(problems, warnings, f"tenants[{i}].providers", spec.providers)
     if problems:
         raise ConfigError(source, problems)
+    return warnings
 
 
 def _names(items, attr="name"):
@@ -59,6 +68,20 @@ def _known_for(spec, shared):
         members=_names(spec.users, "email") | _stored(Membership, "user__email", tenant__slug=slug),
         keys=_names(spec.keys) | _stored(ApiKey, tenant__slug=slug, revoked_at__isnull=True),
     )
+
+
+def _check_addresses(problems, warnings, at, providers):
+    """The save-time SSRF check of each base URL (the kind's default when empty), as the API's."""
+    for i, spec in enumerate(providers):
+        if spec.kind == ProviderKind.MOCK:
+            continue
+        url = spec.base_url or DEFAULT_BASE_URLS.get(spec.kind, "")
+        problem = base_url_address_problem(url)
+        if isinstance(problem, BlockedAddress):
+            problems.append((f"{at}[{i}].base_url", str(problem)))
+        elif problem is not None:
+            warnings.append((f"{at}[{i}].base_url", f"{problem}: checked again at connect time "
+                             f"(a private address is refused then; {HOW_TO_ALLOW})"))
 
 
 def _check_unique(problems, at, items, attr):

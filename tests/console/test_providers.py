@@ -1,5 +1,4 @@
 """Providers in the console: the API key is write-only; "test connection" never shows it."""
-import httpx
 import pytest
 from django.urls import reverse
 
@@ -57,21 +56,6 @@ def test_it_refuses_to_test_a_private_address(admin_client, tenant_a, settings):
     response = admin_client.post(reverse("console:provider_test", args=[provider.pk]))
     page = response.content.decode()
     assert "Failed" in page and "private" in page and SECRET not in page
-
-
-@pytest.mark.django_db
-def test_it_scrubs_the_key_from_upstream_errors(admin_client, tenant_a, settings, monkeypatch):
-    settings.SSRF_ALLOW_PRIVATE = True
-    provider = Provider.objects.create(tenant=tenant_a, name="echo", kind="openai", base_url="http://127.0.0.1:9/v1",
-                                       api_key=SECRET)
-
-    def fake_get(url, headers, **kwargs):
-        assert headers["Authorization"] == f"Bearer {SECRET}" and kwargs["follow_redirects"] is False
-        return httpx.Response(401, text=f"invalid key {SECRET}")
-
-    monkeypatch.setattr(httpx, "get", fake_get)
-    page = admin_client.post(reverse("console:provider_test", args=[provider.pk])).content.decode()
-    assert "HTTP 401" in page and SECRET not in page
 
 
 @pytest.mark.django_db

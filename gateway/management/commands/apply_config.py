@@ -27,6 +27,8 @@ class Command(BaseCommand):
             # Rolled back by the transaction. The first line only: the detail may quote row values.
             reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise CommandError(f"{file}: database error, nothing was changed: {reason}") from None
+        for where, message in result.warnings:
+            self.stderr.write(f"warning: {file}: {where}: {message}")
         for change in result.changes:
             self.stdout.write(change.describe(dry_run))
         for label, secret in result.secrets:
