@@ -8,7 +8,7 @@ TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/switchyard
 TEST_REDIS_URL ?= $(or $(REDIS_URL),redis://127.0.0.1:6379/15)
 PYTEST_ARGS ?=
 
-.PHONY: install run test lint bench lock clean system-deps browser-deps
+.PHONY: install run test lint bench lock clean system-deps browser-deps reliability
 
 install: system-deps $(STAMP) $(CHART_JS)
 
@@ -48,6 +48,12 @@ browser-deps:
 test: install browser-deps
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) SWITCHYARD_VAR_DIR=$(CURDIR)/var/test \
 		$(PY) -m pytest $(PYTEST_ARGS)
+
+# Fault matrix, PostgreSQL/Redis outages, soak, poisoned inputs at full size (README: Reliability);
+# `make test` runs the same tests at RELIABILITY_SCALE=ci.
+reliability: install
+	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) SWITCHYARD_VAR_DIR=$(CURDIR)/var/test \
+		RELIABILITY_SCALE=full $(PY) -m pytest -m reliability $(PYTEST_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .
