@@ -20,3 +20,8 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
 
     def authenticate_header(self, request):
         return 'Bearer realm="switchyard"'
+
+
+# Registers the OpenAPI description of this class (drf-spectacular needs it imported before a
+# schema is generated; the module refers to the class by its path, so there is no cycle).
+from gateway.api import schema  # noqa: E402,F401
