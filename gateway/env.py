@@ -3,6 +3,7 @@
 settings.py reads the environment only through these helpers, so a bad value
 fails at start-up with the variable's name instead of misbehaving later.
 """
+import ipaddress
 import os
 import secrets
 from pathlib import Path
@@ -75,6 +76,17 @@ def env_list(name, default=()):
     if value is None:
         return list(default)
     return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def env_networks(name):
+    """Comma-separated networks (CIDRs or single addresses), each checked, normalised to CIDRs."""
+    networks = []
+    for item in env_list(name):
+        try:
+            networks.append(str(ipaddress.ip_network(item, strict=False)))
+        except ValueError:
+            raise ImproperlyConfigured(f"{name}: {item!r} is not an IP address or network (CIDR)") from None
+    return networks
 
 
 def env_url(name, schemes):

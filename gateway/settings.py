@@ -9,7 +9,18 @@ from pathlib import Path
 
 import dj_database_url
 
-from gateway.env import env_bool, env_choice, env_float, env_int, env_list, env_secret, env_str, env_url, local_url
+from gateway.env import (
+    env_bool,
+    env_choice,
+    env_float,
+    env_int,
+    env_list,
+    env_networks,
+    env_secret,
+    env_str,
+    env_url,
+    local_url,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("SWITCHYARD_VAR_DIR", str(BASE_DIR / "var")))
@@ -183,6 +194,9 @@ AUTH_PASSWORD_VALIDATORS = [
 SECURE_COOKIES = env_bool("SECURE_COOKIES", not DEBUG and bool(DATABASE_URL))
 SESSION_COOKIE_SECURE = SECURE_COOKIES
 CSRF_COOKIE_SECURE = SECURE_COOKIES
+# Proxies (load balancers) whose X-Forwarded-For and X-Forwarded-Proto are believed, as CIDRs;
+# empty: the TCP peer is the client (gateway/client_address.py). Never inferred from loopback.
+TRUSTED_PROXIES = env_networks("TRUSTED_PROXIES")
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"

@@ -4,9 +4,24 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from gateway.throttle import throttled_post
+
 
 def healthz(request):
     return JsonResponse({"status": "ok"})
+
+
+def _signed_in_email(request):
+    return request.user.email if request.user.is_authenticated else ""
+
+
+# The Django admin's password forms, throttled like the console's sign-in (gateway/throttle.py).
+# Listed before admin.site.urls, so these paths (and reverse("admin:login")) reach the wrappers.
+admin_password_urls = [
+    path("django-admin/login/", throttled_post(admin.site.login, lambda request: request.POST.get("username"))),
+    path("django-admin/password_change/", throttled_post(
+        admin.site.admin_view(admin.site.password_change, cacheable=True), _signed_in_email)),
+]
 
 
 urlpatterns = [
@@ -19,5 +34,6 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("console/", include("gateway.console.urls")),
     path("portal/", include("portal.urls")),
+    *admin_password_urls,
     path("django-admin/", admin.site.urls),
 ]

@@ -10,23 +10,22 @@ from django.views.decorators.http import require_POST, require_safe
 from gateway.console.forms import MemberForm, TeamForm, TenantForm
 from gateway.console.htmx import render_page
 from gateway.console.tenancy import ADMINS, SESSION_KEY, build_context, console_view, tenants_for
-from gateway.console.throttle import WINDOW_SECONDS, allow_login_attempt
 from gateway.console.views.base import delete_or_dependants, form_page, own, redirect_after_write, try_save
 from gateway.models import Membership, Role, Route, Team
 from gateway.services.members import membership_upsert
+from gateway.throttle import allow_password_attempt, with_retry_after
 
 
 class ConsoleLoginView(auth_views.LoginView):
-    """Django's sign-in (it rotates the session key on login), throttled per client address."""
+    """Django's sign-in (it rotates the session key on login), throttled per client IP and account."""
 
     template_name = "console/login.html"
     redirect_authenticated_user = True
 
     def post(self, request, *args, **kwargs):
-        if not allow_login_attempt(request):
-            response = render(request, self.template_name, {"form": self.get_form(), "throttled": True}, status=429)
-            response["Retry-After"] = str(WINDOW_SECONDS)
-            return response
+        if not allow_password_attempt(request, request.POST.get("username")):
+            context = {"form": self.get_form(), "throttled": True}
+            return with_retry_after(render(request, self.template_name, context, status=429))
         return super().post(request, *args, **kwargs)
 
 
