@@ -244,6 +244,14 @@ SSRF_ALLOW_PRIVATE = env_bool("SSRF_ALLOW_PRIVATE", False)
 SSRF_ALLOW_CIDRS = env_list("SSRF_ALLOW_CIDRS")
 # Save-time check of provider base URLs: resolve names too (off: only IP literals are checked then).
 SSRF_RESOLVE_ON_SAVE = env_bool("SSRF_RESOLVE_ON_SAVE", True)
+# Client read deadlines (gateway/http_protocol.py), in seconds: request line and headers must
+# arrive within HTTP_HEADER_TIMEOUT of the connection's opening, and a body may pause at most
+# HTTP_BODY_TIMEOUT; slowloris clients held connections for as long as they liked. Idle
+# kept-alive connections close after HTTP_KEEPALIVE_TIMEOUT (behind a load balancer that
+# reuses connections, set it above the balancer's own idle timeout).
+HTTP_HEADER_TIMEOUT = env_float("HTTP_HEADER_TIMEOUT", 15.0, minimum=0.1)
+HTTP_BODY_TIMEOUT = env_float("HTTP_BODY_TIMEOUT", 15.0, minimum=0.1)
+HTTP_KEEPALIVE_TIMEOUT = env_float("HTTP_KEEPALIVE_TIMEOUT", 5.0, minimum=0.1)  # uvicorn's default
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
