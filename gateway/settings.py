@@ -148,6 +148,9 @@ else:
         "store_processed": False,
     }
 CELERY_TASK_IGNORE_RESULT = True
+# Celery worker and beat (gateway/run.py) log at WARNING unless LOG_LEVEL is set: at INFO they print
+# a line per task, ~180 a minute, and the first-run banner with the one-time secrets scrolls away.
+WORKER_LOG_LEVEL = env_choice("LOG_LEVEL", "WARNING", ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"))
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
@@ -191,12 +194,12 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
-SECURE_COOKIES = env_bool("SECURE_COOKIES", not DEBUG and bool(DATABASE_URL))
-SESSION_COOKIE_SECURE = SECURE_COOKIES
-CSRF_COOKIE_SECURE = SECURE_COOKIES
 # Proxies (load balancers) whose X-Forwarded-For and X-Forwarded-Proto are believed, as CIDRs;
 # empty: the TCP peer is the client (gateway/client_address.py). Never inferred from loopback.
 TRUSTED_PROXIES = env_networks("TRUSTED_PROXIES")
+SECURE_COOKIES = env_bool("SECURE_COOKIES", not DEBUG and bool(DATABASE_URL))
+SESSION_COOKIE_SECURE = SECURE_COOKIES
+CSRF_COOKIE_SECURE = SECURE_COOKIES
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
@@ -241,9 +244,9 @@ UPSTREAM_CONNECT_TIMEOUT = env_float("UPSTREAM_CONNECT_TIMEOUT", 5.0)
 UPSTREAM_FIRST_BYTE_TIMEOUT = env_float("UPSTREAM_FIRST_BYTE_TIMEOUT", 60.0)
 UPSTREAM_IDLE_TIMEOUT = env_float("UPSTREAM_IDLE_TIMEOUT", 30.0)
 SSRF_ALLOW_PRIVATE = env_bool("SSRF_ALLOW_PRIVATE", False)
-SSRF_ALLOW_CIDRS = env_list("SSRF_ALLOW_CIDRS")
-# Save-time check of provider base URLs: resolve names too (off: only IP literals are checked then).
-SSRF_RESOLVE_ON_SAVE = env_bool("SSRF_RESOLVE_ON_SAVE", True)
+# Embedded mode runs on a developer's machine, where local model servers (ollama, vLLM) listen on
+# loopback: allowed by default there, refused by default in production. A set value (even empty) wins.
+SSRF_ALLOW_CIDRS = env_list("SSRF_ALLOW_CIDRS", ("127.0.0.0/8", "::1/128") if EMBEDDED else ())
 # Client read deadlines (gateway/http_protocol.py), in seconds: request line and headers must
 # arrive within HTTP_HEADER_TIMEOUT of the connection's opening, and a body may pause at most
 # HTTP_BODY_TIMEOUT; slowloris clients held connections for as long as they liked. Idle
@@ -252,6 +255,11 @@ SSRF_RESOLVE_ON_SAVE = env_bool("SSRF_RESOLVE_ON_SAVE", True)
 HTTP_HEADER_TIMEOUT = env_float("HTTP_HEADER_TIMEOUT", 15.0, minimum=0.1)
 HTTP_BODY_TIMEOUT = env_float("HTTP_BODY_TIMEOUT", 15.0, minimum=0.1)
 HTTP_KEEPALIVE_TIMEOUT = env_float("HTTP_KEEPALIVE_TIMEOUT", 5.0, minimum=0.1)  # uvicorn's default
+# Browser origins the data plane answers (gateway/dataplane/cors.py): exact origins such as
+# https://app.example.com, or "*" for any; empty (the default) turns CORS off.
+CORS_ALLOWED_ORIGINS = [origin.rstrip("/") for origin in env_list("CORS_ALLOWED_ORIGINS")]
+# Save-time check of provider base URLs: resolve names too (off: only IP literals are checked then).
+SSRF_RESOLVE_ON_SAVE = env_bool("SSRF_RESOLVE_ON_SAVE", True)
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
