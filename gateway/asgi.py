@@ -1,9 +1,9 @@
 """ASGI entry point.
 
-HTTP requests for the data-plane paths (/v1/, /anthropic/) go to a plain ASGI
-app that bypasses Django's request stack; everything else is Django. A prefix
-test, not Channels' URLRouter: the router's regex match and scope copy cost
-more per request than the rest of the dispatch (measured under `make bench`).
+HTTP requests for the data-plane paths (/v1/, /anthropic/, and the two roots without
+their slash) go to a plain ASGI app that bypasses Django's request stack; everything
+else is Django. A prefix test, not Channels' URLRouter: the router's regex match and
+scope copy cost more per request than the rest of the dispatch (measured under `make bench`).
 The lifespan protocol starts and stops the data plane's per-process runtime.
 """
 import os
@@ -23,10 +23,12 @@ from gateway.console.consumers import TailConsumer  # noqa: E402
 from gateway.dataplane.app import dataplane_app, lifespan_app  # noqa: E402
 
 DATAPLANE_PREFIXES = ("/v1/", "/anthropic/")
+DATAPLANE_ROOTS = frozenset({"/v1", "/anthropic"})  # the base URLs without their slash, which clients probe
 
 
 async def http_app(scope, receive, send):
-    if scope["path"].startswith(DATAPLANE_PREFIXES):
+    path = scope["path"]
+    if path.startswith(DATAPLANE_PREFIXES) or path in DATAPLANE_ROOTS:
         await dataplane_app(scope, receive, send)
     else:
         await django_asgi_app(scope, receive, send)

@@ -15,7 +15,7 @@ from functools import partial
 
 from django.conf import settings
 
-from gateway.dataplane import respond
+from gateway.dataplane import cors, respond
 from gateway.dataplane.context import RequestContext
 from gateway.dataplane.errors import GatewayError
 from gateway.dataplane.ids import uuid4_hex
@@ -37,7 +37,11 @@ ROUTES = {
     "/v1/embeddings": ("openai", "embeddings", "POST"),
     "/v1/models": ("openai", "models", "GET"),
     "/anthropic/v1/messages": ("anthropic", "chat", "POST"),
+    # The base URLs themselves, which clients probe before use (Claude Code sends HEAD /anthropic).
+    "/v1": ("openai", "root", "GET"),
+    "/anthropic": ("anthropic", "root", "GET"),
 }
+ROOT_BODY = b'{"status":"ok"}'
 MODEL_PREFIX = "/v1/models/"
 
 
@@ -149,6 +153,11 @@ async def _serve(ctx: RequestContext, receive, run):
 async def dataplane_app(scope, receive, send):
     if scope["type"] != "http":
         return
+    if cors.enabled():  # one settings lookup when off
+        if scope["method"] == "OPTIONS":
+            await cors.preflight(scope, send)
+            return
+        send = cors.with_cors(scope, send)
     runtime = get_runtime()
     route, path_param = _dispatch(scope["path"])
     fmt = "anthropic" if scope["path"].startswith("/anthropic/") else "openai"
@@ -158,8 +167,11 @@ async def dataplane_app(scope, receive, send):
     try:
         if ctx.endpoint == "unknown":
             raise GatewayError(404, "not_found", f"Unknown path {scope['path']}.")
-        if scope["method"] != ctx.method:
+        if scope["method"] != ctx.method and not (scope["method"] == "HEAD" and ctx.method == "GET"):
             raise GatewayError(405, "method_not_allowed", f"Use {ctx.method} for {scope['path']}.")
+        if ctx.endpoint == "root":
+            await respond.send_json(ctx, 200, ROOT_BODY)  # the server drops the body of a HEAD answer
+            return
         if ctx.method == "POST":
             ctx.raw_body = await _read_body(scope, receive, settings.MAX_BODY_BYTES)
     except GatewayError as err:
