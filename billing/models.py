@@ -83,6 +83,9 @@ class UsageRecord(models.Model):
 
     event_id = models.UUIDField(unique=True)
     request_id = models.CharField(max_length=64)
+    # The client's x-request-id when it was not 1-64 printable ASCII (request_id is then generated):
+    # escaped (\xHH) and at most 64 characters. Blank when the client's id was used or none was sent.
+    client_request_id = models.CharField(max_length=64, blank=True, default="")
     created_at = models.DateTimeField(db_index=True)  # when the request arrived
     tenant_id = models.BigIntegerField(null=True)
     team_id = models.BigIntegerField(null=True)
@@ -127,6 +130,30 @@ class UsageRecord(models.Model):
 
     def __str__(self):
         return f"{self.request_id} {self.route} {self.status}"
+
+
+class UsageDeadLetter(models.Model):
+    """A usage event the ledger could not take (malformed, or refused by the database), with why.
+
+    The batch it came in is written without it and acknowledged, so it blocks no other event.
+    Inspect and replay with `manage.py usage_dead_letters`; a replayed event that is written
+    leaves this table in the same transaction, so it is never counted twice.
+    """
+
+    # The event's id; for an event without a readable one, the SHA-256 of its JSON. Unique: a
+    # redelivered bad event is dead-lettered once.
+    event_id = models.CharField(max_length=64, unique=True)
+    tenant_id = models.BigIntegerField(null=True)  # the event's tenant, when it names one: to find its letters
+    # The event as ASCII JSON: NUL, lone surrogates and any length survive the escape.
+    event = models.TextField()
+    error = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"{self.event_id} {self.error[:80]}"
 
 
 # Alert channels, events, deliveries and settings live in their own module (billing/alerts/).

@@ -12,8 +12,9 @@ import socket
 
 import redis
 
+from billing.dead_letters import dead_letters_save
 from billing.ledger import ledger_write
-from billing.usage_entries import EVENTS_PER_ENTRY, FIELD, STREAM, decode_entry, encode_entries
+from billing.usage_entries import BATCH_FIELD, EVENTS_PER_ENTRY, FIELD, STREAM, decode_entry, encode_entries
 
 __all__ = ["FIELD", "STREAM", "drain", "ensure_group", "publish"]
 
@@ -38,6 +39,7 @@ def ensure_group(client):
 
 
 def _write_and_ack(client, entries):
+    """Write the entries' events (a bad one is dead-lettered, never holds the rest up), then acknowledge."""
     ids = [entry_id for entry_id, _fields in entries]
     events = [event for _id, fields in entries for event in _events(_id, fields)]
     written = ledger_write(events)
@@ -52,10 +54,15 @@ def _write_and_ack(client, entries):
 def _events(entry_id, fields):
     try:
         return decode_entry(fields)
-    except ValueError:
-        # Unreadable now means unreadable forever: log it (by id, never its content) and move on.
-        log.error("usage stream entry %s is not valid JSON; skipped", entry_id)
+    except ValueError as exc:
+        # Unreadable now means unreadable for ever: keep it as a dead letter (it may hold calls to bill).
+        raw = b"".join(fields.get(name, b"") for name in (BATCH_FIELD, FIELD)).decode("utf-8", "backslashreplace")
+        dead_letters_save([(raw, f"usage stream entry {_text(entry_id)} is not valid JSON: {exc}")])
         return []
+
+
+def _text(entry_id) -> str:
+    return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
 
 
 def drain(client, max_batches=100):
