@@ -18,7 +18,7 @@ from django.conf import settings
 from gateway.dataplane import cors, respond
 from gateway.dataplane.context import RequestContext
 from gateway.dataplane.errors import GatewayError
-from gateway.dataplane.ids import uuid4_hex
+from gateway.dataplane.ids import request_ids
 from gateway.dataplane.runtime import get_runtime
 from gateway.dataplane.steps.auth import authenticate
 from gateway.dataplane.steps.budget import enforce_budgets
@@ -27,7 +27,7 @@ from gateway.dataplane.steps.call import call_upstream
 from gateway.dataplane.steps.models import list_models
 from gateway.dataplane.steps.ratelimit import rate_limit
 from gateway.dataplane.steps.route import resolve_route
-from gateway.dataplane.steps.usage import record_usage
+from gateway.dataplane.steps.usage import CLIENT_REQUEST_ID, record_usage
 
 log = logging.getLogger("switchyard.dataplane")
 
@@ -109,10 +109,13 @@ def _too_large(limit: int) -> GatewayError:
 def _context(scope, send, route, path_param, runtime) -> RequestContext:
     ingress, endpoint, method = route
     headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", ())}
+    # A client's id that is not 1-64 printable ASCII is replaced; the ledger keeps it, escaped and bounded.
+    request_id, client_request_id = request_ids(headers.get("x-request-id"))
     return RequestContext(
-        scope=scope, send=send, request_id=headers.get("x-request-id") or uuid4_hex(),
+        scope=scope, send=send, request_id=request_id,
         ingress=ingress, endpoint=endpoint, method=method, headers=headers, raw_body=b"",
         snapshot=runtime.snapshot, started_wall=time.time(), started=time.perf_counter(), path_param=path_param,
+        state={CLIENT_REQUEST_ID: client_request_id} if client_request_id else {},
     )
 
 

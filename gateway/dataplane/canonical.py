@@ -156,6 +156,11 @@ def usage_dict(u: Usage) -> dict:
     return out
 
 
+# What a reported provider cost may be: below the ledger's decimal(20, 12) bound of 10^8 USD
+# (a larger one made the usage event unwritable; it is an upstream's error, not a cost).
+PROVIDER_COST_MAX = 10**8
+
+
 def _int(v: object) -> int:
     return v if isinstance(v, int) and not isinstance(v, bool) and v > 0 else 0
 
@@ -181,7 +186,7 @@ def usage_from_dict(u: object) -> Usage | None:
 
 def _cost(value: object) -> str | None:
     # A JSON number as text (exact in the ledger's decimal column); anything else is not a cost.
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < float("inf"):
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < PROVIDER_COST_MAX:
         return None
     return repr(value)
 
@@ -208,7 +213,8 @@ def strip_usage(c: dict) -> dict | None:
     return c
 
 
-def embeddings_response(vectors: list[list[float]], model: str, prompt_tokens: int, encoding_format: str | None) -> dict:
+def embeddings_response(vectors: list[list[float]], model: str, prompt_tokens: int,
+                        encoding_format: str | None) -> dict:
     """An OpenAI embeddings response; base64 is little-endian float32, as the SDKs decode it."""
     data = []
     for i, vec in enumerate(vectors):

@@ -23,3 +23,28 @@ def uuid4_str() -> str:
     """The dashed form, as str(uuid.uuid4())."""
     h = uuid4_hex()
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+# The ledger's request_id column; also what fits a log line and a response header.
+REQUEST_ID_MAX = 64
+
+
+def request_ids(sent: str | None) -> tuple[str, str]:
+    """(the request's id, the client's x-request-id kept for the ledger when it was replaced, else "").
+
+    A client's id is used as it is when it is 1-64 printable ASCII characters (0x21-0x7E);
+    anything else is replaced by a generated id, so no client can put a value in the ledger,
+    a log line or a response header that does not fit there. A few C-level string checks:
+    this runs on every request.
+    """
+    if not sent:
+        return uuid4_hex(), ""
+    if len(sent) <= REQUEST_ID_MAX and sent.isascii() and sent.isprintable() and " " not in sent:
+        return sent, ""
+    return uuid4_hex(), client_request_id(sent)
+
+
+def client_request_id(sent: str) -> str:
+    """The client's id as the ledger keeps it: each character outside 0x21-0x7E escaped as \\xHH, at most 64."""
+    head = sent[:REQUEST_ID_MAX]
+    return "".join(c if "!" <= c <= "~" else f"\\x{ord(c):02x}" for c in head)[:REQUEST_ID_MAX]

@@ -8,11 +8,20 @@ from __future__ import annotations
 import asyncio
 import time
 
+from billing.usage_text import clean_json, clean_text
 from gateway.dataplane.errors import GatewayError
 from gateway.dataplane.ids import uuid4_str
 from gateway.dataplane.pricing import cost_usd, price_for
 
 COST_STATE = "call_cost"
+# ctx.state key: the client's x-request-id, kept when it was not fit to be the request's id (app._context).
+CLIENT_REQUEST_ID = "client_request_id"
+# The ledger's error_code column: upstreams name the codes, at any length and in any bytes.
+ERROR_CODE_MAX = 64
+# The ledger's token columns are 32-bit. Upstreams report the counts and Python's json reads
+# integers of any size (orjson, the stream's encoder, refuses beyond 64 bits): no call has 2^31
+# tokens, so a larger count is an upstream's error, recorded as the most the column holds.
+TOKENS_MAX = 2**31 - 1
 
 
 def call_cost(ctx):
@@ -37,14 +46,23 @@ def _call_cost(ctx, usage):
                            cache_write_tokens=usage.cache_write_tokens)
 
 
+def _tokens(usage) -> tuple[int, ...]:
+    """(input, output, cached, cache write, reasoning) tokens, each within the ledger's column."""
+    if usage is None:
+        return 0, 0, 0, 0, 0
+    counts = (usage.input_tokens, usage.output_tokens, usage.cached_tokens, usage.cache_write_tokens,
+              usage.reasoning_tokens)
+    return counts if max(counts) <= TOKENS_MAX else tuple(min(c, TOKENS_MAX) for c in counts)
+
+
 def build_event(ctx) -> dict:
     target, usage, route, key = ctx.target, ctx.usage, ctx.route, ctx.key
     price, cost = call_cost(ctx)
-    tokens = (usage.input_tokens, usage.output_tokens, usage.cached_tokens) if usage else (0, 0, 0)
-    cache_write = usage.cache_write_tokens if usage else 0
+    tokens = _tokens(usage)
     return {
         "event_id": uuid4_str(),
         "request_id": ctx.request_id,
+        "client_request_id": ctx.state.get(CLIENT_REQUEST_ID, ""),
         "created_at": ctx.started_wall,
         "tenant_id": key.tenant_id,
         "team_id": key.team_id,
@@ -59,13 +77,13 @@ def build_event(ctx) -> dict:
         "endpoint": ctx.endpoint,
         "stream": ctx.stream,
         "status": ctx.status,
-        "error_code": ctx.error_code,
+        "error_code": clean_text(ctx.error_code or "", ERROR_CODE_MAX),
         "cancelled": ctx.cancelled,
         "input_tokens": tokens[0],
         "output_tokens": tokens[1],
         "cached_tokens": tokens[2],
-        "cache_write_tokens": cache_write,
-        "reasoning_tokens": usage.reasoning_tokens if usage else 0,
+        "cache_write_tokens": tokens[3],
+        "reasoning_tokens": tokens[4],
         "tokens_estimated": bool(usage and usage.estimated),
         "ttfb_ms": ctx.ttfb * 1000 if ctx.ttfb is not None else None,
         "latency_ms": (time.perf_counter() - ctx.started) * 1000,
@@ -73,7 +91,7 @@ def build_event(ctx) -> dict:
         "price_version": price.source if price else "",
         "provider_cost_usd": usage.provider_cost if usage else None,
         "attempts": max(ctx.attempts, 1 if target else 0),
-        "attempt_log": ctx.state.get("attempt_log", []),
+        "attempt_log": clean_json(ctx.state.get("attempt_log", [])),  # upstreams' error codes again
         "cache_status": ctx.cache_status,
         "cost_saved_usd": ctx.state.get("cost_saved_usd", "0"),
     }
