@@ -5,7 +5,14 @@ import orjson
 
 from ..errors import GatewayError
 
-__all__ = ["load_json_object"]
+__all__ = ["INT32_MAX", "INT64", "load_json_object"]
+
+# The most an integer parameter that counts something (tokens, dimensions, token ids) may be, in
+# both ingress formats: 32-bit signed, as the ledger, the limiters and the upstreams count. orjson
+# reads up to 2^64 - 1 (refusing 10^30 as invalid JSON), so without a bound 2^63 went upstream.
+INT32_MAX = 2**31 - 1
+# seed is a signed 64-bit integer in OpenAI's API.
+INT64 = (-(2**63), 2**63 - 1)
 
 
 def load_json_object(raw: bytes) -> dict:

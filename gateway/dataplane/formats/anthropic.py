@@ -11,6 +11,7 @@ import json
 
 from ..canonical import Usage, text_of, usage_from_dict
 from ..errors import GatewayError
+from . import INT32_MAX
 
 __all__ = ["STOP_REASONS", "anthropic_usage_dict", "from_canonical", "message_id", "to_canonical"]
 
@@ -29,13 +30,27 @@ def _require(ok: bool, message: str, param: str) -> None:
         raise _fail(message, param)
 
 
+def _count(value: object, low: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= INT32_MAX
+
+
+def _counts(body: dict) -> None:
+    """The integers a pass-through sends on as they are (top_k, thinking.budget_tokens), bounded alike."""
+    top_k = body.get("top_k")
+    _require(top_k is None or _count(top_k, 0), f"top_k: an integer between 0 and {INT32_MAX} is required", "top_k")
+    thinking = body.get("thinking")
+    budget = thinking.get("budget_tokens") if isinstance(thinking, dict) else None
+    _require(budget is None or _count(budget, 1),
+             f"thinking.budget_tokens: an integer between 1 and {INT32_MAX} is required", "thinking.budget_tokens")
+
+
 def to_canonical(body: dict) -> dict:
     """A validated Anthropic request as a canonical chat request."""
     model, max_tokens, messages = body.get("model"), body.get("max_tokens"), body.get("messages")
     _require(isinstance(model, str) and bool(model), "model: a non-empty string is required", "model")
-    _require(isinstance(max_tokens, int) and not isinstance(max_tokens, bool) and max_tokens >= 1,
-             "max_tokens: a positive integer is required", "max_tokens")
+    _require(_count(max_tokens, 1), f"max_tokens: an integer between 1 and {INT32_MAX} is required", "max_tokens")
     _require(isinstance(messages, list) and bool(messages), "messages: a non-empty array is required", "messages")
+    _counts(body)
     out: dict = {"model": model, "messages": _system(body.get("system")), "max_tokens": max_tokens}
     for i, m in enumerate(messages):
         out["messages"].extend(_message(m, i))
@@ -238,7 +253,8 @@ def from_canonical(resp: dict, model: str | None = None) -> dict:
         content.append({"type": "text", "text": text})
     for call in message.get("tool_calls") or ():
         fn = call.get("function") or {}
-        content.append({"type": "tool_use", "id": call.get("id"), "name": fn.get("name"), "input": _input(fn.get("arguments"))})
+        content.append({"type": "tool_use", "id": call.get("id"), "name": fn.get("name"),
+                        "input": _input(fn.get("arguments"))})
     return {
         "id": message_id(resp.get("id")),
         "type": "message",

@@ -9,22 +9,23 @@ from __future__ import annotations
 import json
 
 from ..errors import GatewayError, sse_error_event
+from . import INT32_MAX, INT64
 
 __all__ = ["DONE", "encode_chunk", "encode_error", "validate_chat_request", "validate_embeddings_request"]
 
 DONE = b"data: [DONE]\n\n"
 ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
 _NUMBER = (int, float)
-# name -> (types, min, max). Bounds are OpenAI's documented ones.
+# name -> (types, min, max). Bounds are OpenAI's documented ones; token counts are 32-bit (INT32_MAX).
 _SCALARS: dict[str, tuple[tuple[type, ...], float | None, float | None]] = {
     "n": ((int,), 1, 128),
-    "max_tokens": ((int,), 1, None),
-    "max_completion_tokens": ((int,), 1, None),
+    "max_tokens": ((int,), 1, INT32_MAX),
+    "max_completion_tokens": ((int,), 1, INT32_MAX),
     "temperature": (_NUMBER, 0, 2),
     "top_p": (_NUMBER, 0, 1),
     "presence_penalty": (_NUMBER, -2, 2),
     "frequency_penalty": (_NUMBER, -2, 2),
-    "seed": ((int,), None, None),
+    "seed": ((int,), *INT64),
     "top_logprobs": ((int,), 0, 20),
     "stream": ((bool,), None, None),
     "logprobs": ((bool,), None, None),
@@ -38,6 +39,8 @@ _SCALARS: dict[str, tuple[tuple[type, ...], float | None, float | None]] = {
     "tool_choice": ((str, dict), None, None),
     "stop": ((str, list), None, None),
 }
+# No embedding model has more dimensions (OpenAI's largest has 3072); a vector's size is memory.
+EMBEDDING_DIMENSIONS_MAX = 65_536
 _TYPE_NAMES = {int: "an integer", float: "a number", bool: "a boolean", str: "a string", dict: "an object",
                list: "an array"}
 
@@ -151,20 +154,24 @@ def _tool(tool: object, p: str) -> None:
             raise _fail(f"'{p}.function.name' must be a non-empty string", f"{p}.function.name", "invalid_type")
 
 
+def _token(value: object) -> bool:
+    return _is(value, (int,)) and 0 <= value <= INT32_MAX
+
+
 def validate_embeddings_request(body: dict) -> dict:
     _model(body)
     raw = body.get("input")
     ok = isinstance(raw, str) or (
         isinstance(raw, list) and raw and (
             all(isinstance(x, str) for x in raw)
-            or all(_is(x, (int,)) for x in raw)
-            or all(isinstance(x, list) and x and all(_is(t, (int,)) for t in x) for x in raw)))
+            or all(_token(x) for x in raw)
+            or all(isinstance(x, list) and x and all(_token(t) for t in x) for x in raw)))
     if not ok:
-        raise _fail("'input' must be a string, an array of strings or an array of token arrays", "input",
-                    "invalid_type")
+        raise _fail("'input' must be a string, an array of strings or an array of token arrays "
+                    f"(token ids between 0 and {INT32_MAX})", "input", "invalid_type")
     dims = body.get("dimensions")
-    if dims is not None and (not _is(dims, (int,)) or dims < 1):
-        raise _fail("'dimensions' must be a positive integer", "dimensions")
+    if dims is not None and (not _is(dims, (int,)) or not 1 <= dims <= EMBEDDING_DIMENSIONS_MAX):
+        raise _fail(f"'dimensions' must be an integer between 1 and {EMBEDDING_DIMENSIONS_MAX}", "dimensions")
     if body.get("encoding_format") not in (None, "float", "base64"):
         raise _fail("'encoding_format' must be 'float' or 'base64'", "encoding_format")
     return body
