@@ -35,6 +35,12 @@ HTTP_GRACEFUL_SECONDS = 8
 POLL_SECONDS = 0.2
 MAX_PORT = 65535
 PR_SET_PDEATHSIG = 1  # from <sys/prctl.h>
+# A dead child is restarted after 1 s, then 2, 4 ... up to a minute apart while it keeps dying:
+# fast enough that a one-off crash costs a second, slow enough that a crash loop costs no CPU.
+BACKOFF_BASE_SECONDS = 1.0
+BACKOFF_CAP_SECONDS = 60.0
+# A child that ran this long before dying counts as healthy: its next restart waits BACKOFF_BASE again.
+STABLE_SECONDS = 300.0
 ROLES = ("all", "init", "server", "worker", "beat")
 
 
@@ -44,6 +50,7 @@ class Options:
     port: int
     workers: int
     log_level: str
+    worker_log_level: str  # Celery worker and beat: WARNING unless LOG_LEVEL is set (settings.WORKER_LOG_LEVEL)
     embedded: bool
     worker_concurrency: int
     schedule_file: str
@@ -65,6 +72,7 @@ def read_options():
         # every worker would admit the whole limit (LiteLLM #16011). Redis shares them.
         workers=1 if settings.EMBEDDED else env_int("WORKERS", cores, minimum=1),
         log_level=settings.LOG_LEVEL,
+        worker_log_level=settings.WORKER_LOG_LEVEL,
         embedded=settings.EMBEDDED,
         # Embedded mode has one SQLite writer and a filesystem queue: more processes only contend.
         worker_concurrency=1 if settings.EMBEDDED else env_int("CELERY_CONCURRENCY", cores, minimum=1),
@@ -93,7 +101,7 @@ def server_command(opts):
 
 
 def worker_command(opts):
-    command = [sys.executable, "-m", "celery", "-A", "gateway", "worker", "--loglevel", opts.log_level]
+    command = [sys.executable, "-m", "celery", "-A", "gateway", "worker", "--loglevel", opts.worker_log_level]
     command += ["--concurrency", str(opts.worker_concurrency)]
     if opts.embedded:
         # One worker on a filesystem queue has no peers to sync with or gossip to.
@@ -104,7 +112,7 @@ def worker_command(opts):
 def beat_command(opts):
     return [
         sys.executable, "-m", "celery", "-A", "gateway", "beat",
-        "--loglevel", opts.log_level, "--schedule", opts.schedule_file,
+        "--loglevel", opts.worker_log_level, "--schedule", opts.schedule_file,
     ]  # fmt: skip
 
 
@@ -148,26 +156,48 @@ def _parent_death_signal():
     return lambda: libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
+@dataclass
+class Restarts:
+    """One child's restart bookkeeping."""
+
+    started_at: float = 0.0  # time.monotonic() of its latest start
+    failures: int = 0  # unexpected exits in a row, each before STABLE_SECONDS of uptime
+    due: float | None = None  # when to start it again; None while it runs
+
+
+def backoff_seconds(failures):
+    """1, 2, 4 ... seconds before restart number `failures`, capped at BACKOFF_CAP_SECONDS."""
+    return min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** (failures - 1))
+
+
 class Supervisor:
-    """Runs each command in its own process group and stops them all together."""
+    """Runs each command in its own process group, restarts any that dies, and stops them all together.
+
+    A child that exits unexpectedly (the Celery worker on a bad message, the server on a
+    crash) is restarted alone, after a backoff that doubles with each exit in a row and is
+    forgiven once it has run STABLE_SECONDS; the others keep serving meanwhile.
+    """
 
     def __init__(self, commands):
         self.commands = commands
         self.children = {}
+        self.restarts = {name: Restarts() for name in commands}
         self.stop_signal = None
         self.forced = False
+        self._preexec = _parent_death_signal()
 
     def run(self):
         """0 after a requested stop that every child obeyed in time, else 1."""
         previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
         try:
-            self._start()
-            died = self._watch()
+            for name in self.commands:
+                self._spawn(name)
+            self._watch()
             clean = self._stop(self.stop_signal or signal.SIGTERM)
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
-        return 0 if died is None and clean else 1
+        return 0 if clean else 1
 
     def _on_signal(self, signum, frame):
         if self.stop_signal is None:
@@ -175,26 +205,38 @@ class Supervisor:
         else:
             self.forced = True  # a second Ctrl-C: do not wait any longer
 
-    def _start(self):
-        preexec = _parent_death_signal()
-        for name, command in self.commands.items():
-            # Own process group: the terminal's Ctrl-C reaches only us, and we can
-            # signal (and kill) each child together with the processes it forks.
-            # preexec_fn is safe here: the supervisor never starts a thread.
-            self.children[name] = subprocess.Popen(
-                command, stdin=subprocess.DEVNULL, process_group=0, preexec_fn=preexec  # noqa: PLW1509
-            )
-            log.info("started %s (pid %s)", name, self.children[name].pid)
+    def _spawn(self, name):
+        # Own process group: the terminal's Ctrl-C reaches only us, and we can
+        # signal (and kill) each child together with the processes it forks.
+        # preexec_fn is safe here: the supervisor never starts a thread.
+        self.children[name] = subprocess.Popen(
+            self.commands[name], stdin=subprocess.DEVNULL, process_group=0, preexec_fn=self._preexec  # noqa: PLW1509
+        )
+        state = self.restarts[name]
+        state.started_at, state.due = time.monotonic(), None
+        log.info("started %s (pid %s)", name, self.children[name].pid)
 
     def _watch(self):
-        """Wait for a stop signal (returns None) or a child's exit (returns its name)."""
+        """Restart dead children when their backoff is over, until a stop signal."""
         while self.stop_signal is None:
+            now = time.monotonic()
             for name, child in self.children.items():
-                if child.poll() is not None:
-                    log.error("%s exited unexpectedly (code %s); stopping the others", name, child.returncode)
-                    return name
+                state = self.restarts[name]
+                if state.due is None and child.poll() is not None:
+                    self._schedule_restart(name, child, now)
+                elif state.due is not None and now >= state.due:
+                    self._spawn(name)
             time.sleep(POLL_SECONDS)
-        return None
+
+    def _schedule_restart(self, name, child, now):
+        _kill_group(child)  # what it forked (the worker's pool) must not outlive it
+        state = self.restarts[name]
+        uptime = now - state.started_at
+        state.failures = 1 if uptime >= STABLE_SECONDS else state.failures + 1
+        delay = backoff_seconds(state.failures)
+        state.due = now + delay
+        log.error("%s exited unexpectedly (code %s) after %.1fs; restarting it in %gs (exit %d in a row)",
+                  name, child.returncode, uptime, delay, state.failures)
 
     def _stop(self, signum):
         """Forward `signum`, wait up to STOP_TIMEOUT, then SIGKILL. True if nothing needed killing.
@@ -212,17 +254,22 @@ class Supervisor:
         if stragglers:
             why = "on a second signal" if self.forced else f"after {STOP_TIMEOUT:g}s"
             log.warning("killing %s %s", ", ".join(stragglers), why)
-        for child in self.children.values():
-            # The whole group, even when its leader exited, so no forked grandchild lingers.
-            try:
-                os.killpg(child.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass  # the group is already empty
-            child.wait()
+        for name, child in self.children.items():
+            if self.restarts[name].due is None:  # one waiting for its restart was killed when it died
+                _kill_group(child)
         return not stragglers
 
     def _running(self):
         return [name for name, child in self.children.items() if child.poll() is None]
+
+
+def _kill_group(child):
+    """SIGKILL the child's whole group, even when its leader exited, so no forked grandchild lingers."""
+    try:
+        os.killpg(child.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass  # the group is already empty
+    child.wait()
 
 
 # --- entry point --------------------------------------------------------------------

@@ -2,11 +2,16 @@
 
 demo_seed() converges to that state and is safe to call any number of times.
 Secrets are returned only when they were created by this call, so the caller
-can show them once; they are stored hashed and never written anywhere else.
+can show them once; they are stored hashed. Besides the terminal, the banner that
+shows them goes to var/first-run.txt (owner-only), because a terminal scrolls them away.
 """
+import os
 import secrets
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
@@ -24,6 +29,8 @@ DEMO_MODEL = "mock-1"
 DEMO_KEY_NAME = "demo"
 # 12 random bytes = 16 url-safe characters: well past the minimum-length validator.
 PASSWORD_BYTES = 12
+FIRST_RUN_FILE = "first-run.txt"
+FIRST_RUN_MODE = 0o600  # it holds a superuser's password: readable by the owner only
 
 
 @dataclass
@@ -94,8 +101,35 @@ def demo_urls(base_url):
     }
 
 
-def demo_banner(base_url, seed=None):
-    """The text shown at start-up; includes secrets only when `seed` just created them."""
+def first_run_path():
+    return Path(settings.VAR_DIR) / FIRST_RUN_FILE
+
+
+def first_run_file_write(text, path=None):
+    """Write the first-run banner to `path` (var/first-run.txt), mode 0600 from its first byte.
+
+    Written under a temporary name with that mode and renamed over the old file, so the
+    secrets are never readable by others, not even briefly or through an older file's mode.
+    """
+    path = Path(path or first_run_path())
+    fd, staged = tempfile.mkstemp(dir=path.parent, prefix=".first-run-")  # mkstemp creates it 0600
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.chmod(staged, FIRST_RUN_MODE)
+        os.replace(staged, path)
+    except BaseException:
+        os.unlink(staged)
+        raise
+    return path
+
+
+def demo_banner(base_url, seed=None, first_run_file=None):
+    """The text shown at start-up; includes secrets only when `seed` just created them.
+
+    `first_run_file`: where the secrets were also written (named in the banner); without
+    new secrets, an existing first-run file is pointed at instead.
+    """
     urls = demo_urls(base_url)
     lines = [
         f"Switchyard on {base_url.rstrip('/')}",
@@ -104,13 +138,16 @@ def demo_banner(base_url, seed=None):
         f"  OpenAI-compatible    {urls['openai_base']}",
     ]
     if seed is not None and seed.created_secrets:
-        lines += _secret_lines(seed, urls["openai_base"])
+        lines += _secret_lines(seed, urls["openai_base"], first_run_file)
+    elif first_run_path().exists():
+        lines.append(f"  First-run secrets    {first_run_path()} (delete it once you have saved them)")
     return "\n".join(lines) + "\n"
 
 
-def _secret_lines(seed, openai_base):
+def _secret_lines(seed, openai_base, first_run_file):
     key = seed.key_secret or "<your key>"
-    lines = ["", "Demo installation created. Save these now: they are shown only once and stored hashed."]
+    where = "" if first_run_file is None else f" and in {first_run_file} (readable by you only; delete it then)"
+    lines = ["", f"Demo installation created. Save these now: they are stored hashed and shown only here{where}."]
     lines.append(f"  Admin e-mail         {seed.admin_email}")
     if seed.password:
         lines.append(f"  Admin password       {seed.password}")
@@ -121,6 +158,7 @@ def _secret_lines(seed, openai_base):
         "Try it:",
         f"  curl {openai_base}/chat/completions \\",
         f'    -H "Authorization: Bearer {key}" -H "Content-Type: application/json" \\',
-        f"    -d '{{\"model\": \"{DEMO_ROUTE_NAME}\", \"messages\": [{{\"role\": \"user\", \"content\": \"Hello\"}}]}}'",
+        f"    -d '{{\"model\": \"{DEMO_ROUTE_NAME}\", "
+        f"\"messages\": [{{\"role\": \"user\", \"content\": \"Hello\"}}]}}'",
     ]
     return lines
