@@ -151,9 +151,6 @@ CELERY_TASK_IGNORE_RESULT = True
 # Celery worker and beat (gateway/run.py) log at WARNING unless LOG_LEVEL is set: at INFO they print
 # a line per task, ~180 a minute, and the first-run banner with the one-time secrets scrolls away.
 WORKER_LOG_LEVEL = env_choice("LOG_LEVEL", "WARNING", ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"))
-# Celery worker and beat (gateway/run.py) log at WARNING unless LOG_LEVEL is set: at INFO they print
-# a line per task, ~180 a minute, and the first-run banner with the one-time secrets scrolls away.
-WORKER_LOG_LEVEL = env_choice("LOG_LEVEL", "WARNING", ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"))
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
