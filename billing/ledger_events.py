@@ -73,10 +73,12 @@ def _decimal(name, value, digits, places):
 
 
 def _json(name, value):
-    # NUL or a lone surrogate in a string: PostgreSQL's jsonb refuses both. ASCII JSON spells
-    # both as \u escapes, so one C-level encode tells the (rare) values to clean from the rest.
+    # NUL or a lone surrogate in a string, NaN or infinity: PostgreSQL's jsonb (and SQLite's
+    # JSON_VALID check) refuse them all. ASCII JSON spells them as \u escapes and bare words,
+    # so one C-level encode tells the (rare) values to clean from the rest.
     text = json.dumps(value, default=repr)
-    return clean_json(value) if "\\u0000" in text or "\\ud" in text else value
+    suspect = "\\u0000" in text or "\\ud" in text or "NaN" in text or "Infinity" in text
+    return clean_json(value) if suspect else value
 
 
 def _checker(field):

@@ -7,6 +7,8 @@ insert (or the stream's encode) fail. No ORM here: the data plane imports it.
 """
 from __future__ import annotations
 
+import math
+
 # Strings inside a JSON column (the attempt log's route, model and error names): none is longer
 # than the longest text column they come from (the upstream model, 200).
 JSON_TEXT_MAX = 200
@@ -22,9 +24,12 @@ def clean_text(value: str, limit: int) -> str:
 
 
 def clean_json(value, limit: int = JSON_TEXT_MAX):
-    """A JSON-able value with every string (keys included) cleaned as clean_text does."""
+    """A JSON-able value with every string (keys included) cleaned as clean_text does, and NaN or
+    infinity as null (what orjson, the stream's encoder, writes; json, the spool's, keeps them)."""
     if isinstance(value, str):
         return clean_text(value, limit)
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
     if isinstance(value, list):
         return [clean_json(v, limit) for v in value]
     if isinstance(value, dict):
