@@ -23,9 +23,14 @@ system-deps:
 	fi
 
 # Chart.js for the console dashboards, from npm (package.json) into static/vendor/ (gitignored).
+# Optional: without npm this prints a note and the dashboards show their figures and tables
+# with a note where the charts would be; install Node.js and run `make install` again to add them.
 $(CHART_JS): package.json package-lock.json
-	npm ci --no-audit --no-fund --silent
-	mkdir -p $(@D) && cp node_modules/chart.js/dist/chart.umd.min.js $@
+	@if command -v npm >/dev/null 2>&1; then \
+		npm ci --no-audit --no-fund --silent && mkdir -p $(@D) && cp node_modules/chart.js/dist/chart.umd.min.js $@; \
+	else \
+		echo "npm not found: skipping Chart.js (optional; the console dashboards show tables without charts)"; \
+	fi
 
 # Reinstall whenever the declared dependencies or the lock change.
 $(STAMP): pyproject.toml constraints.txt
