@@ -258,9 +258,6 @@ HTTP_KEEPALIVE_TIMEOUT = env_float("HTTP_KEEPALIVE_TIMEOUT", 5.0, minimum=0.1)  
 # Browser origins the data plane answers (gateway/dataplane/cors.py): exact origins such as
 # https://app.example.com, or "*" for any; empty (the default) turns CORS off.
 CORS_ALLOWED_ORIGINS = [origin.rstrip("/") for origin in env_list("CORS_ALLOWED_ORIGINS")]
-# Browser origins the data plane answers (gateway/dataplane/cors.py): exact origins such as
-# https://app.example.com, or "*" for any; empty (the default) turns CORS off.
-CORS_ALLOWED_ORIGINS = [origin.rstrip("/") for origin in env_list("CORS_ALLOWED_ORIGINS")]
 # Save-time check of provider base URLs: resolve names too (off: only IP literals are checked then).
 SSRF_RESOLVE_ON_SAVE = env_bool("SSRF_RESOLVE_ON_SAVE", True)
 
