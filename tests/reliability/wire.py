@@ -22,6 +22,20 @@ def chat_request(ingress: str, model: str, secret: str, *, stream=False, text="h
     return "/v1/chat/completions", body, {"authorization": f"Bearer {secret}"}
 
 
+def json_bytes(body: dict) -> bytes:
+    return json.dumps(body).encode()
+
+
+def answer_problems(ingress: str, response: httpx.Response) -> list[str]:
+    """What is wrong with a 200 JSON answer: not a chat completion, embedding list or Anthropic message."""
+    try:
+        body = response.json()
+    except ValueError:
+        return [f"200 body is not JSON: {response.text[:80]!r}"]
+    expected = "content" if ingress == "anthropic" else ("data" if body.get("object") == "list" else "choices")
+    return [] if isinstance(body, dict) and expected in body else [f"200 body has no {expected}"]
+
+
 def error_problems(ingress: str, response: httpx.Response) -> list[str]:
     """What is wrong with an error answer: not the caller's envelope, no code, no request id."""
     problems = [] if response.headers.get("x-request-id") else ["no x-request-id"]

@@ -51,6 +51,9 @@ def to_canonical(body: dict) -> dict:
     _require(_count(max_tokens, 1), f"max_tokens: an integer between 1 and {INT32_MAX} is required", "max_tokens")
     _require(isinstance(messages, list) and bool(messages), "messages: a non-empty array is required", "messages")
     _counts(body)
+    # A truthy non-boolean would stream upstream while the answer is framed as one JSON body.
+    _require(body.get("stream") is None or isinstance(body.get("stream"), bool), "stream: true or false is required",
+             "stream")
     out: dict = {"model": model, "messages": _system(body.get("system")), "max_tokens": max_tokens}
     for i, m in enumerate(messages):
         out["messages"].extend(_message(m, i))

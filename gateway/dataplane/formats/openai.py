@@ -103,7 +103,7 @@ def _message(m: object, p: str) -> None:
     if not isinstance(m, dict):
         raise _fail(f"'{p}' must be an object", p, "invalid_type")
     role = m.get("role")
-    if role not in ROLES:
+    if not isinstance(role, str) or role not in ROLES:  # a dict or list is unhashable: `in` would raise
         raise _fail(f"'{p}.role' must be one of {', '.join(sorted(ROLES))}", f"{p}.role")
     content = m.get("content")
     if content is None:
