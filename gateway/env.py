@@ -100,24 +100,47 @@ def env_url(name, schemes):
     return value
 
 
+def _given_secret(name):
+    """NAME's value, or the contents of the file NAME_FILE names, or None when neither is set."""
+    value = _raw(name)
+    if value:
+        return value
+    file_name = _raw(f"{name}_FILE")
+    if not file_name:
+        return None
+    try:
+        return Path(file_name).read_text().strip()
+    except OSError as exc:
+        raise ImproperlyConfigured(f"{name}_FILE={file_name!r} cannot be read: {exc.strerror}") from None
+
+
 def env_secret(name, generated_into=None, nbytes=50):
     """A secret from NAME, from the file named by NAME_FILE, or generated once.
 
     Generated secrets live in `generated_into` (under var/, never committed) with
     mode 0600 so every process of this installation reads the same value.
     """
-    value = _raw(name)
-    if value:
+    value = _given_secret(name)
+    if value is not None:
         return value
-    file_name = _raw(f"{name}_FILE")
-    if file_name:
-        try:
-            return Path(file_name).read_text().strip()
-        except OSError as exc:
-            raise ImproperlyConfigured(f"{name}_FILE={file_name!r} cannot be read: {exc.strerror}") from None
     if generated_into is None:
         raise ImproperlyConfigured(f"{name} is required")
     return _generated_secret(Path(generated_into), nbytes)
+
+
+def env_secrets(files, generate, refusal):
+    """{NAME: secret} for each NAME in `files` ({NAME: path to generate it into}).
+
+    Without `generate`, every secret must be given (NAME or NAME_FILE): one ImproperlyConfigured
+    names all the missing ones, then `refusal` says why and what else to do.
+    """
+    if generate:
+        return {name: env_secret(name, generated_into=path) for name, path in files.items()}
+    values = {name: _given_secret(name) for name in files}
+    missing = [f"{name} (or {name}_FILE)" for name, value in values.items() if value is None]
+    if missing:
+        raise ImproperlyConfigured(f"missing {', '.join(missing)}: {refusal}")
+    return values
 
 
 def _generated_secret(path, nbytes):

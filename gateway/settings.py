@@ -17,6 +17,7 @@ from gateway.env import (
     env_list,
     env_networks,
     env_secret,
+    env_secrets,
     env_str,
     env_url,
     local_url,
@@ -26,12 +27,28 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("SWITCHYARD_VAR_DIR", str(BASE_DIR / "var")))
 
 DEBUG = env_bool("SWITCHYARD_DEV", False)
-SECRET_KEY = env_secret("SECRET_KEY", generated_into=VAR_DIR / "secret_key")
-# Encrypts provider credentials at rest; older keys may be listed for rotation.
-ENCRYPTION_KEY = env_secret("SWITCHYARD_ENCRYPTION_KEY", generated_into=VAR_DIR / "encryption_key")
+DATABASE_URL = env_url("DATABASE_URL", ("postgres", "postgresql", "sqlite"))  # set: production mode
+
+# Secrets generated into var/ belong to one host: N replicas would each make their own, and their
+# sessions, encrypted credentials and key hashes would disagree. So production mode refuses to
+# start without them, unless SWITCHYARD_GENERATE_SECRETS=1 declares a single host.
+GENERATE_SECRETS = env_bool("SWITCHYARD_GENERATE_SECRETS", DATABASE_URL is None)
+_SECRETS = env_secrets(
+    {
+        "SECRET_KEY": VAR_DIR / "secret_key",  # Django's signing key (sessions, CSRF)
+        # Encrypts provider credentials at rest; older keys may be listed for rotation.
+        "SWITCHYARD_ENCRYPTION_KEY": VAR_DIR / "encryption_key",
+        # HMAC pepper for client API keys: a leaked database alone cannot be brute-forced.
+        "SWITCHYARD_KEY_PEPPER": VAR_DIR / "key_pepper",
+    },
+    generate=GENERATE_SECRETS,
+    refusal="production mode (DATABASE_URL is set) needs the same secrets on every replica; set them, "
+    "or SWITCHYARD_GENERATE_SECRETS=1 on a single host to generate them into SWITCHYARD_VAR_DIR",
+)
+SECRET_KEY = _SECRETS["SECRET_KEY"]
+ENCRYPTION_KEY = _SECRETS["SWITCHYARD_ENCRYPTION_KEY"]
 ENCRYPTION_KEYS_OLD = env_list("SWITCHYARD_ENCRYPTION_KEYS_OLD")
-# HMAC pepper for client API keys: a leaked database alone cannot be brute-forced.
-KEY_PEPPER = env_secret("SWITCHYARD_KEY_PEPPER", generated_into=VAR_DIR / "key_pepper")
+KEY_PEPPER = _SECRETS["SWITCHYARD_KEY_PEPPER"]
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
@@ -59,6 +76,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "gateway.client_address.TrustedProxyMiddleware",  # first: before anything reads X-Forwarded-Proto
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -91,7 +109,6 @@ TEMPLATES = [
 ]
 
 # --- databases, cache, broker: embedded unless DATABASE_URL / REDIS_URL -----
-DATABASE_URL = env_url("DATABASE_URL", ("postgres", "postgresql", "sqlite"))
 REDIS_URL = env_url("REDIS_URL", ("redis", "rediss", "unix"))
 EMBEDDED = REDIS_URL is None
 
@@ -205,6 +222,24 @@ SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
+# HTTPS: production serves the console, portal and API over HTTPS (its cookies are Secure), so
+# plain HTTP is redirected and browsers are told to keep to HTTPS. The data plane (/v1/,
+# /anthropic/) is not Django: never redirected. Embedded mode is a plain-HTTP developer machine.
+_HTTPS_ONLY = not DEBUG and bool(DATABASE_URL)
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", _HTTPS_ONLY)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # health probes (kubelet, compose) speak plain HTTP to the process
+# An hour by default: long enough to protect, short enough to undo a mistake; raise it to a year
+# (31536000) once HTTPS is settled. 0 sends no HSTS header.
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 3600 if _HTTPS_ONLY else 0, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)  # this host's subdomains only
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+# security.W021 (no HSTS preload) is silenced while preload is off: preloading asks browser vendors
+# to hard-code the whole domain as HTTPS-only, months to undo; the domain owner's call, not a default.
+SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
+# Behind a TLS-terminating load balancer the request arrives as HTTP: its X-Forwarded-Proto says
+# what the client used. Believed only from TRUSTED_PROXIES (gateway.client_address drops it from
+# anyone else); without them, such a balancer's requests would be redirected forever.
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if TRUSTED_PROXIES else None
 
 # --- REST API ---------------------------------------------------------------
 REST_FRAMEWORK = {

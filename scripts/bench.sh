@@ -103,8 +103,9 @@ kv() { sed -n "s/.* $2=\([^ ]*\).*/\1/p" <<<" $1"; }
 BENCH_T0=$(date +%s)
 say "environment"
 unset DATABASE_URL REDIS_URL
+# One host: production mode may generate its secrets into $WORK/var (SWITCHYARD_GENERATE_SECRETS).
 export SWITCHYARD_VAR_DIR=$WORK/var SSRF_ALLOW_PRIVATE=1 LOG_LEVEL=WARNING SWITCHYARD_SEED_DEMO=0 \
-       DJANGO_SETTINGS_MODULE=gateway.settings PYTHONDONTWRITEBYTECODE=1
+       DJANGO_SETTINGS_MODULE=gateway.settings PYTHONDONTWRITEBYTECODE=1 SWITCHYARD_GENERATE_SECRETS=1
 DB=${BENCH_DB:-sy_bench} RDB=${BENCH_REDIS_DB:-6}
 mode=$(DB=$DB RDB=$RDB "$PY" - <<'PY'
 import os, socket
