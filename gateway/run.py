@@ -100,8 +100,15 @@ def server_command(opts):
     return command
 
 
+def _celery(opts):
+    """`celery -A gateway`, with --quiet (no start-up banners) unless its log level shows INFO lines:
+    the worker's and beat's ~40 banner lines would push the first-run banner up at every start."""
+    quiet = [] if opts.worker_log_level in ("DEBUG", "INFO") else ["--quiet"]
+    return [sys.executable, "-m", "celery", "-A", "gateway", *quiet]
+
+
 def worker_command(opts):
-    command = [sys.executable, "-m", "celery", "-A", "gateway", "worker", "--loglevel", opts.worker_log_level]
+    command = [*_celery(opts), "worker", "--loglevel", opts.worker_log_level]
     command += ["--concurrency", str(opts.worker_concurrency)]
     if opts.embedded:
         # One worker on a filesystem queue has no peers to sync with or gossip to.
@@ -110,10 +117,7 @@ def worker_command(opts):
 
 
 def beat_command(opts):
-    return [
-        sys.executable, "-m", "celery", "-A", "gateway", "beat",
-        "--loglevel", opts.worker_log_level, "--schedule", opts.schedule_file,
-    ]  # fmt: skip
+    return [*_celery(opts), "beat", "--loglevel", opts.worker_log_level, "--schedule", opts.schedule_file]
 
 
 # --- preparation ------------------------------------------------------------------

@@ -126,9 +126,11 @@ def test_it_writes_the_first_run_file_for_its_owner_only(embedded):
 
 def test_it_runs_celery_at_warning_by_default(embedded):
     for role in ("worker", "beat"):
-        assert "--loglevel WARNING" in cmdline(child_pid(embedded, role)), role
+        command = cmdline(child_pid(embedded, role))
+        assert "--loglevel WARNING" in command and " --quiet " in command, command
     # At INFO beat logs each due task (drain-usage every second); the banner would scroll away.
     assert "Sending due task" not in embedded.output()
+    assert "[queues]" not in embedded.output() and "Configuration ->" not in embedded.output()  # no start-up banners
 
 
 def test_it_runs_celery_at_the_log_level_set_explicitly(tmp_path):
@@ -138,7 +140,7 @@ def test_it_runs_celery_at_the_log_level_set_explicitly(tmp_path):
            "DJANGO_SETTINGS_MODULE": "gateway.settings"}
     out = subprocess.run([sys.executable, "-c", script], cwd=REPO, env=env,
                          capture_output=True, text=True, check=True).stdout
-    assert out.count("--loglevel INFO") == 2, out
+    assert out.count("--loglevel INFO") == 2 and "--quiet" not in out, out
 
 
 def test_it_lets_a_local_ollama_provider_answer_in_embedded_mode(embedded, tmp_path):
