@@ -14,7 +14,8 @@ import redis
 
 from billing.dead_letters import dead_letters_save
 from billing.ledger import ledger_write
-from billing.usage_entries import BATCH_FIELD, EVENTS_PER_ENTRY, FIELD, STREAM, decode_entry, encode_entries
+from billing.usage_entries import BATCH_FIELD, EVENTS_PER_ENTRY, FIELD, STREAM, decode_entry
+from billing.usage_text import encodable_entries
 
 __all__ = ["FIELD", "STREAM", "drain", "ensure_group", "publish"]
 
@@ -84,6 +85,6 @@ def drain(client, max_batches=100):
 def publish(client, events):
     """Synchronous XADD of a batch (used by spool replay)."""
     pipe = client.pipeline(transaction=False)
-    for entry in encode_entries(events):
+    for entry in encodable_entries(events):
         pipe.xadd(STREAM, entry)
     pipe.execute()

@@ -12,7 +12,8 @@ import asyncio
 import logging
 
 from billing import spool
-from billing.usage_entries import STREAM, encode_entries
+from billing.usage_entries import STREAM
+from billing.usage_text import encodable_entries
 
 log = logging.getLogger("switchyard.usage")
 FLUSH_INTERVAL_S = 0.05  # bounds what a hard crash can lose to ~50 ms of events
@@ -75,7 +76,7 @@ class UsageSink:
     async def _publish(self, events) -> bool:
         try:
             pipe = self.redis.pipeline(transaction=False)
-            for entry in encode_entries(events):
+            for entry in encodable_entries(events):  # an encode error is no reason to spool
                 pipe.xadd(STREAM, entry)
             await pipe.execute()
         except Exception as exc:  # noqa: BLE001 - any Redis failure means: spool

@@ -156,3 +156,15 @@ def test_it_replays_a_fixed_dead_letter_into_the_ledger_once(capsys):
     assert "1 written" in capsys.readouterr().out
     assert UsageRecord.objects.filter(event_id=bad["event_id"]).count() == 1 and not UsageDeadLetter.objects.exists()
     assert ledger_write([bad | {"created_at": time.time()}]) == 0  # already in: never counted twice
+
+
+def test_it_replays_a_spool_of_events_orjson_refuses_into_the_stream_and_the_ledger(stream, tmp_path):
+    # Production: the spool goes to the stream, whose encoder refused these and kept the file for ever.
+    surrogate, huge = event(route="chat\ud800"), event(input_tokens=2**70)
+    spool.append(tmp_path, [surrogate, *batch_with(huge)[1:]])
+    assert spool.replay(tmp_path, lambda events: publish(stream, events)) == BATCH
+    assert not list(tmp_path.iterdir())
+    assert drain(stream) == BATCH - 1 and stream.xlen(STREAM) == 0
+    assert UsageRecord.objects.get(event_id=surrogate["event_id"]).route == "chat\\ud800"
+    letter = UsageDeadLetter.objects.get()
+    assert letter.event_id == huge["event_id"] and "input_tokens" in letter.error
