@@ -5,7 +5,7 @@ import orjson
 
 from ..errors import GatewayError
 
-__all__ = ["INT32_MAX", "INT64", "load_json_object"]
+__all__ = ["ECHO_MAX", "INT32_MAX", "INT64", "echo", "load_json_object"]
 
 # The most an integer parameter that counts something (tokens, dimensions, token ids) may be, in
 # both ingress formats: 32-bit signed, as the ledger, the limiters and the upstreams count. orjson
@@ -13,6 +13,14 @@ __all__ = ["INT32_MAX", "INT64", "load_json_object"]
 INT32_MAX = 2**31 - 1
 # seed is a signed 64-bit integer in OpenAI's API.
 INT64 = (-(2**63), 2**63 - 1)
+# How much of a client's value an error message quotes: a route name has at most 100 characters;
+# a 1 MB model name (or block type) was echoed whole, making every refusal as large as the request.
+ECHO_MAX = 200
+
+
+def echo(text: str) -> str:
+    """`text` as an error message quotes it: at most ECHO_MAX characters, then "..."."""
+    return text if len(text) <= ECHO_MAX else text[:ECHO_MAX] + "..."
 
 
 def load_json_object(raw: bytes) -> dict:

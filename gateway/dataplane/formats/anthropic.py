@@ -11,7 +11,7 @@ import json
 
 from ..canonical import Usage, text_of, usage_from_dict
 from ..errors import GatewayError
-from . import INT32_MAX
+from . import INT32_MAX, echo
 
 __all__ = ["STOP_REASONS", "anthropic_usage_dict", "from_canonical", "message_id", "to_canonical"]
 
@@ -129,7 +129,7 @@ def _assistant(blocks: list, p: str) -> dict:
             calls.append({"id": block.get("id"), "type": "function",
                           "function": {"name": block.get("name"), "arguments": args}})
         elif kind not in _DROPPED_BLOCKS:
-            raise _fail(f"{p}.content[{j}]: block type {kind!r} cannot be sent to this route's provider",
+            raise _fail(f"{p}.content[{j}]: block type {echo(repr(kind))} cannot be sent to this route's provider",
                         f"{p}.content[{j}].type", "unsupported_parameter")
     message: dict = {"role": "assistant", "content": "".join(texts) if texts or not calls else None}
     if calls:
@@ -151,7 +151,7 @@ def _user(blocks: list, p: str) -> list[dict]:
         elif kind in ("image", "document"):
             parts.append(_media(block, param))
         else:
-            raise _fail(f"{param}: block type {kind!r} cannot be sent to this route's provider",
+            raise _fail(f"{param}: block type {echo(repr(kind))} cannot be sent to this route's provider",
                         f"{param}.type", "unsupported_parameter")
     if parts:
         only_text = len(parts) == 1 and set(parts[0]) == {"type", "text"}
@@ -190,7 +190,7 @@ def _media(block: dict, param: str) -> dict:
         return {"type": "image_url", "image_url": {"url": source["url"]}}
     if kind == "text" and block["type"] == "document":
         return {"type": "text", "text": str(source.get("data") or "")}
-    raise _fail(f"{param}: {block['type']} source {kind!r} cannot be sent to this route's provider",
+    raise _fail(f"{param}: {block['type']} source {echo(repr(kind))} cannot be sent to this route's provider",
                 f"{param}.source", "unsupported_parameter")
 
 
@@ -215,7 +215,7 @@ def _tool(tool: object, param: str) -> dict:
     _require(isinstance(tool, dict) and isinstance(tool.get("name"), str), f"{param}.name: a string is required",
              f"{param}.name")
     if tool.get("type") not in (None, "custom"):
-        raise _fail(f"{param}: server tool {tool.get('type')!r} needs an Anthropic upstream", f"{param}.type",
+        raise _fail(f"{param}: server tool {echo(repr(tool.get('type')))} needs an Anthropic upstream", f"{param}.type",
                     "unsupported_parameter")
     fn = {"name": tool["name"], "parameters": tool.get("input_schema") or {"type": "object", "properties": {}}}
     if tool.get("description"):

@@ -3,25 +3,17 @@ from __future__ import annotations
 
 from gateway.dataplane.errors import GatewayError
 from gateway.dataplane.formats import anthropic as anthropic_format
-from gateway.dataplane.formats import load_json_object
+from gateway.dataplane.formats import echo, load_json_object
 from gateway.dataplane.formats.openai import validate_chat_request, validate_embeddings_request
-
-# How much of a client's model name an error echoes: a route name has at most 100 characters,
-# a 1 MB name echoed whole made every refusal as large as the request.
-ECHO_MAX = 200
-
-
-def _echo(name: str) -> str:
-    return name if len(name) <= ECHO_MAX else name[:ECHO_MAX] + "..."
 
 
 def unknown_model(name: str) -> GatewayError:
     return GatewayError(404, "model_not_found",
-                        f"The model '{_echo(name)}' does not exist or you do not have access to it.", param="model")
+                        f"The model '{echo(name)}' does not exist or you do not have access to it.", param="model")
 
 
 def forbidden_model(name: str) -> GatewayError:
-    return GatewayError(403, "model_not_allowed", f"This API key is not allowed to use the model '{_echo(name)}'.",
+    return GatewayError(403, "model_not_allowed", f"This API key is not allowed to use the model '{echo(name)}'.",
                         param="model")
 
 

@@ -64,3 +64,12 @@ def test_it_refuses_anthropic_integers_beyond_their_bounds_naming_the_param(patc
 def test_it_accepts_anthropic_integers_at_their_bounds():
     body = ANTHROPIC | {"max_tokens": 2**31 - 1, "top_k": 0, "thinking": {"type": "enabled", "budget_tokens": 1024}}
     assert anthropic.to_canonical(body)["max_tokens"] == 2**31 - 1
+
+
+def test_it_quotes_at_most_200_characters_of_an_anthropic_block_or_tool_type():
+    huge = "t" * 1_000_000
+    for body in (ANTHROPIC | {"messages": [{"role": "user", "content": [{"type": huge}]}]},
+                 ANTHROPIC | {"tools": [{"name": "f", "type": huge}]}):
+        with pytest.raises(GatewayError) as raised:
+            anthropic.to_canonical(body)
+        assert raised.value.status == 400 and len(raised.value.message) < 400
