@@ -28,6 +28,7 @@ _INT_RANGES = {
 # created_at is epoch seconds: from 1970 up to the end of year 9999, the last a datetime can hold.
 _EPOCH_MAX = 253_402_300_800
 _SPECIAL = {"id", "event_id", "created_at"}
+_PLACES = {places: Decimal(1).scaleb(-places) for places in range(32)}  # quantize exponents by decimal places
 
 
 class MalformedEvent(ValueError):
@@ -67,8 +68,10 @@ def _decimal(name, value, digits, places):
         number = Decimal(str(value) if value != "" else "0")
     except InvalidOperation:
         raise MalformedEvent(f"{name}: not a decimal number") from None
-    if not number.is_finite() or abs(number) >= Decimal(10) ** (digits - places):
-        raise MalformedEvent(f"{name}: beyond the column's {digits - places} integer digits")
+    bound = Decimal(10) ** (digits - places)
+    # Rounded to the column's places (as the database would) once it is known to be small enough to.
+    if not number.is_finite() or abs(number) >= bound or abs(number := number.quantize(_PLACES[places])) >= bound:
+        raise MalformedEvent(f"{name}: not a finite decimal within the column's {digits - places} integer digits")
     return number
 
 
