@@ -88,6 +88,7 @@ def test_it_writes_499_and_dead_letters_the_one_event_the_database_refuses(caplo
     {"output_tokens": 2**40},
     {"cost_usd": "a lot"},
     {"cost_usd": "1e9"},
+    {"cost_usd": "99999999.9999999999999"},  # fits until rounded to 12 places
     {"stream": "yes"},
     {"event_id": "not-a-uuid"},
     {"event_id": None},
