@@ -1,4 +1,6 @@
 """Admin REST API: tenants, teams, members, keys, providers, routes, budgets, audit."""
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError
 from django.db.models import Prefetch
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import exceptions, mixins, permissions, status, viewsets
@@ -8,7 +10,7 @@ from rest_framework.response import Response
 from billing.alerts_api import BudgetStatusMixin
 from billing.models import Budget
 from gateway.api import serializers as s
-from gateway.api.base import ADMINS, TenantScopedViewSet
+from gateway.api.base import ADMINS, DUPLICATE, TenantScopedViewSet
 from gateway.api.permissions import access_for
 from gateway.models import (
     ApiKey,
@@ -92,11 +94,17 @@ class ProviderApi(TenantScopedViewSet):
 
 @extend_schema_view(create=extend_schema(responses={201: s.ApiKeyCreatedSerializer}))
 class ApiKeyApi(TenantScopedViewSet):
-    """Developers manage their own keys; owners and admins every key of the tenant."""
+    """Developers manage their own keys; owners and admins every key of the tenant (finance reads them)."""
 
     queryset = ApiKey.objects.select_related("tenant").prefetch_related("routes")
     serializer_class = s.ApiKeySerializer
     write_roles = (*ADMINS, Role.DEVELOPER)
+
+    def get_queryset(self):
+        # Developers and viewers read their own keys only; others' answer 404 like other tenants'.
+        condition = access_for(self.request).key_filter()
+        queryset = super().get_queryset()
+        return queryset if condition is None else queryset.filter(condition)
 
     def may_write(self, request, obj):
         access = access_for(request)
@@ -158,8 +166,11 @@ class RouteApi(TenantScopedViewSet):
             targets = [(t["provider"], t["model"], t["weight"], t.get("limits", {})) for t in targets]
         try:
             serializer.instance = route_save(route, targets=targets, fallbacks=fallbacks)
-        except Exception as exc:
-            raise exceptions.ValidationError(getattr(exc, "message_dict", {"non_field_errors": [str(exc)]}))
+        except IntegrityError:  # a concurrent save took the name: as save_cleanly answers it
+            raise exceptions.ValidationError({"non_field_errors": [DUPLICATE]}) from None
+        except (DjangoValidationError, ValueError) as exc:
+            detail = getattr(exc, "message_dict", {"non_field_errors": [str(exc)]})
+            raise exceptions.ValidationError(detail) from None
 
 
 class BudgetApi(BudgetStatusMixin, TenantScopedViewSet):

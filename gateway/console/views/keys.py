@@ -7,6 +7,7 @@ from gateway.console.htmx import render_page
 from gateway.console.tenancy import KEY_WRITERS, console_view
 from gateway.console.views.base import form_page, own, redirect_after_write, rotate_key_page, secret_page, try_save
 from gateway.models import ApiKey, Role
+from gateway.selectors.access import keys_visible_to
 from gateway.services.keys import key_create, key_revoke
 
 
@@ -24,7 +25,8 @@ def _manageable(request, queryset):
 @require_safe
 @console_view()
 def key_list(request):
-    keys = (ApiKey.objects.filter(tenant=request.console.tenant).select_related("team", "owner")
+    tenant_keys = ApiKey.objects.filter(tenant=request.console.tenant)
+    keys = (keys_visible_to(tenant_keys, request.console.role, request.user).select_related("team", "owner")
             .prefetch_related("routes").order_by("revoked_at", "name", "id"))
     return render_page(request, "console/keys.html", "htmx/key_rows.html", {"keys": keys})
 
