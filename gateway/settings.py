@@ -115,7 +115,7 @@ EMBEDDED = REDIS_URL is None
 # Under ASGI, Django runs each request's sync code in a thread of its own, so a persistent
 # connection (CONN_MAX_AGE > 0) stayed open per finished thread: 150 REST calls in a row exhausted
 # PostgreSQL (issue 14). A per-process psycopg pool bounds and reuses them instead (0 turns it off:
-# a connection per request, e.g. behind PgBouncer); README "Production" has the measurements.
+# a connection per request, e.g. behind PgBouncer); README "Modes" has the measurements.
 DATABASE_POOL_MAX_SIZE = env_int("DATABASE_POOL_MAX_SIZE", 8, minimum=0)
 if DATABASE_URL:
     # Health checks: with the pool, a connection PostgreSQL dropped (restart, failover) is
