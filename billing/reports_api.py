@@ -62,8 +62,9 @@ class ReportApi(APIView):
     def finalize_response(self, request, response, *args, **kwargs):
         renderer = getattr(request, "accepted_renderer", None)
         if renderer is not None and renderer.format != "json":
-            if response.status_code >= 400:
-                # Errors keep the API's JSON envelope whatever the download format.
+            if response.status_code >= 400 or request.method not in ("GET", "HEAD"):
+                # Errors keep the API's JSON envelope whatever the download format, and so does an
+                # OPTIONS answer (DRF's metadata, not a report: the CSV renderer raised KeyError on it).
                 request.accepted_renderer, request.accepted_media_type = renderers.JSONRenderer(), "application/json"
             else:
                 response["Content-Disposition"] = f'attachment; filename="{self.download}.{renderer.format}"'

@@ -37,3 +37,6 @@ urlpatterns = [
     *admin_password_urls,
     path("django-admin/", admin.site.urls),
 ]
+
+# Unmatched /api/ paths answer the API's JSON error envelope; the rest Django's page.
+handler404 = "gateway.api.errors.not_found"

@@ -8,6 +8,7 @@ from gateway.audit_context import set_actor
 from gateway.models import Role
 
 ADMINS = (Role.OWNER, Role.ADMIN)
+DUPLICATE = "an object with these values already exists"
 
 
 class TenantScopedViewSet(viewsets.ModelViewSet):
@@ -75,4 +76,4 @@ class TenantScopedViewSet(viewsets.ModelViewSet):
             with transaction.atomic():
                 return serializer.save(**kwargs)
         except IntegrityError:
-            raise exceptions.ValidationError({"non_field_errors": ["an object with these values already exists"]})
+            raise exceptions.ValidationError({"non_field_errors": [DUPLICATE]}) from None

@@ -1,4 +1,6 @@
 """One error envelope for the admin API: {"error": {"code", "message", "fields"?, "dependants"?}}."""
+from django.http import JsonResponse
+from django.views.defaults import page_not_found
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_handler
@@ -35,3 +37,12 @@ def _conflict(exc):
         "dependants": dependants, "dependants_total": total,
     }
     return Response({"error": body}, status=status.HTTP_409_CONFLICT)
+
+
+
+def not_found(request, exception=None):
+    """Django's handler404: under /api/ the envelope's JSON 404 (a path no route matches, e.g. an
+    id with a dot, which the router's pattern excludes), elsewhere Django's own page."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"error": {"code": "not_found", "message": "not found"}}, status=404)
+    return page_not_found(request, exception)

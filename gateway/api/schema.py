@@ -5,7 +5,7 @@
   (one warning per view) and only the session cookie was declared.
 - `error_responses`: a postprocessing hook that documents the error envelope
   (gateway/api/errors.py) on every operation: 400 where a body or query is validated,
-  401/403 everywhere, 404 where a path names an object, 409 on deletes.
+  401/403 everywhere, 404 where a path or query names an object, 409 on deletes.
 """
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 
@@ -56,7 +56,7 @@ def _error_statuses(path, method, operation):
                   for p in operation.get("parameters", []))
     if method in WRITES or queried:
         statuses.append("400")
-    if "{" in path:
+    if "{" in path or queried:  # a path or a query parameter may name an object the caller cannot see
         statuses.append("404")
     if method == "delete":
         statuses.append("409")

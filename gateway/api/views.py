@@ -1,4 +1,6 @@
 """Admin REST API: tenants, teams, members, keys, providers, routes, budgets, audit."""
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError
 from django.db.models import Prefetch
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import exceptions, mixins, permissions, status, viewsets
@@ -8,7 +10,7 @@ from rest_framework.response import Response
 from billing.alerts_api import BudgetStatusMixin
 from billing.models import Budget
 from gateway.api import serializers as s
-from gateway.api.base import ADMINS, TenantScopedViewSet
+from gateway.api.base import ADMINS, DUPLICATE, TenantScopedViewSet
 from gateway.api.permissions import access_for
 from gateway.models import (
     ApiKey,
@@ -164,8 +166,11 @@ class RouteApi(TenantScopedViewSet):
             targets = [(t["provider"], t["model"], t["weight"], t.get("limits", {})) for t in targets]
         try:
             serializer.instance = route_save(route, targets=targets, fallbacks=fallbacks)
-        except Exception as exc:
-            raise exceptions.ValidationError(getattr(exc, "message_dict", {"non_field_errors": [str(exc)]}))
+        except IntegrityError:  # a concurrent save took the name: as save_cleanly answers it
+            raise exceptions.ValidationError({"non_field_errors": [DUPLICATE]}) from None
+        except (DjangoValidationError, ValueError) as exc:
+            detail = getattr(exc, "message_dict", {"non_field_errors": [str(exc)]})
+            raise exceptions.ValidationError(detail) from None
 
 
 class BudgetApi(BudgetStatusMixin, TenantScopedViewSet):
