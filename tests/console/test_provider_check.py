@@ -101,3 +101,53 @@ def test_it_scrubs_the_key_from_an_upstream_error_it_echoes(admin_client, tenant
         server.server_close()
     assert server.seen[0][3] == f"Bearer {SECRET}"
     assert "HTTP 401" in page and "invalid key" in page and SECRET not in page
+
+
+def _self_signed(tmp_path):
+    """A certificate for `localhost` that no CA signed: verification must fail on it."""
+    from datetime import UTC, datetime, timedelta
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.now(UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now)
+            .not_valid_after(now + timedelta(days=1))  # a day: the test's lifetime, with room
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
+            .sign(key, hashes.SHA256()))
+    cert_file, key_file = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_file, key_file
+
+
+@pytest.mark.django_db
+def test_it_keeps_the_name_for_tls_when_connecting_to_the_checked_address(
+    tenant_a, settings, tmp_path, rebinding_localhost
+):
+    import ssl
+
+    settings.SSRF_ALLOW_PRIVATE, settings.SSRF_ALLOW_CIDRS = False, ["127.0.0.1/32"]
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(*_self_signed(tmp_path))
+    names = []
+    context.sni_callback = lambda sock, name, ctx: names.append(name)
+    server = serve("127.0.0.1", closed_port())
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    try:
+        provider = Provider(tenant=tenant_a, name="tls", kind="openai",
+                            base_url=f"https://localhost:{server.server_address[1]}/v1")
+        ok, message = provider_check.check(provider)
+    finally:
+        server.shutdown()
+        server.server_close()
+    # The connection went to 127.0.0.1 (the first answer), asked for `localhost` by SNI,
+    # and verified the certificate against the name: a self-signed one is refused.
+    assert names == ["localhost"]
+    assert not ok and "CERTIFICATE_VERIFY_FAILED" in message
