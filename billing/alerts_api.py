@@ -18,6 +18,7 @@ from billing.alerts import serializers as s
 from billing.alerts.status import budget_state_from_snapshot
 from billing.models import AlertChannel, AlertEvent, AlertKind, AlertSettings
 from gateway.api.base import ADMINS, TenantScopedViewSet
+from gateway.api.fields import is_id
 from gateway.api.permissions import access_for
 from gateway.models import Role
 
@@ -71,7 +72,7 @@ class AlertEventApi(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     def filter_params(queryset, params):
         for name, column in FILTERS.items():
             value = params.get(name)
-            if value and name != "kind" and not value.isdigit():
+            if value and name != "kind" and not is_id(value):
                 raise exceptions.ValidationError({name: ["must be a number"]})
             if value:
                 queryset = queryset.filter(**{column: value})

@@ -14,7 +14,7 @@ from billing.models import PriceOverride
 from billing.prices.quote import Quoter
 from billing.prices.services import price_override_delete, price_override_save
 from gateway.api.base import ADMINS, TenantScopedViewSet
-from gateway.api.fields import ScopedRelatedField
+from gateway.api.fields import ScopedRelatedField, is_id
 from gateway.api.permissions import access_for
 from gateway.models import Provider, Role, Route, RouteTarget, Tenant
 
@@ -64,7 +64,7 @@ class PriceOverrideApi(TenantScopedViewSet):
         params = self.request.query_params
         for name in ("tenant", "provider", "route"):
             if params.get(name):
-                if not params[name].isdigit():
+                if not is_id(params[name]):
                     raise exceptions.ValidationError({name: [f"must be a {name} id"]})
                 queryset = queryset.filter(**{f"{name}_id": params[name]})
         if params.get("model"):
@@ -164,7 +164,7 @@ class PriceApi(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Generi
         if not value:
             return None
         access = access_for(self.request)
-        if not value.isdigit() or access.role(int(value)) is None:
+        if not is_id(value) or access.role(int(value)) is None:
             raise exceptions.ValidationError({"tenant": ["not a tenant you belong to"]})
         return int(value)
 

@@ -7,6 +7,7 @@ from datetime import date, timedelta
 from rest_framework import serializers
 
 from analytics.models import Grouping
+from gateway.api.fields import is_id
 
 DIMENSIONS = ["tenant", "team", "key", "user", "route", "provider", "model"]
 ID_DIMENSIONS = ("team", "key", "user")
@@ -24,7 +25,7 @@ class IdOrNoneField(serializers.CharField):
         value = super().to_internal_value(data)
         if value == NONE:
             return None
-        if not value.isdigit():
+        if not is_id(value):
             raise serializers.ValidationError("an id or 'none'")
         return int(value)
 

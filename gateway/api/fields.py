@@ -32,6 +32,12 @@ class ScopedRelatedField(serializers.PrimaryKeyRelatedField):
         return queryset.filter(condition)
 
 
+def is_id(value):
+    """True for an object id in a query string: ASCII digits only ('²'.isdigit() is True, but
+    int('²') raises, which was a 500 wherever a filter took it)."""
+    return value.isascii() and value.isdigit()
+
+
 def same_tenant(errors, tenant, **related):
     """Record a field error for each related object owned by another tenant."""
     for name, obj in related.items():

@@ -11,6 +11,7 @@ from billing.alerts_api import BudgetStatusMixin
 from billing.models import Budget
 from gateway.api import serializers as s
 from gateway.api.base import ADMINS, DUPLICATE, TenantScopedViewSet
+from gateway.api.fields import is_id
 from gateway.api.permissions import access_for
 from gateway.models import (
     ApiKey,
@@ -204,7 +205,7 @@ class AuditEventApi(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         params = self.request.query_params
         for name in ("tenant", "object_type", "action"):
             if params.get(name):
-                if name == "tenant" and not params[name].isdigit():
+                if name == "tenant" and not is_id(params[name]):
                     raise exceptions.ValidationError({"tenant": ["must be a tenant id"]})
                 queryset = queryset.filter(**{f"{name}_id" if name == "tenant" else name: params[name]})
         return queryset

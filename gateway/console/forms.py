@@ -6,6 +6,7 @@ from django.db.models import Q
 from pydantic import ValidationError as PydanticError
 
 from billing.models import Budget, PriceOverride
+from gateway.api.fields import is_id
 from gateway.models import ApiKey, AuditEvent, Provider, Role, Route, Team, Tenant, User
 from gateway.services.config_schema import Cache, Limits, Timeouts, _time_zone
 
@@ -233,7 +234,7 @@ class BudgetForm(forms.ModelForm):
 
     def clean_alert_thresholds(self):
         raw = [p.strip() for p in self.cleaned_data["alert_thresholds"].split(",") if p.strip()]
-        if not all(p.isdigit() and 1 <= int(p) <= 1000 for p in raw):  # as BudgetSerializer
+        if not all(is_id(p) and 1 <= int(p) <= 1000 for p in raw):  # as BudgetSerializer
             raise forms.ValidationError("whole percentages between 1 and 1000")
         return [int(p) for p in raw]
 

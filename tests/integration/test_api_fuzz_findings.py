@@ -3,6 +3,7 @@ import pytest
 from django.test import Client
 
 from tests.conftest import client_for
+from tests.console.conftest import signed_in
 
 
 @pytest.mark.django_db
@@ -27,3 +28,20 @@ def test_it_keeps_django_pages_and_the_trailing_slash_redirect_outside_the_envel
     assert client_for(admin_a).get("/api/v1/providers").status_code == 301  # APPEND_SLASH, as before
     page = Client().get("/console/no-such-page/")
     assert page.status_code == 404 and page["Content-Type"].startswith("text/html")
+
+
+@pytest.mark.django_db
+def test_it_refuses_a_non_ascii_digit_as_an_id_with_400(admin_a, tenant_a):
+    # '²'.isdigit() is True but int('²') raises: each of these was a 500.
+    client = client_for(admin_a)
+    for path in (f"/api/v1/reports/focus.csv?team=%C2%B2&tenant={tenant_a.slug}", "/api/v1/audit-events/?tenant=%C2%B2",
+                 "/api/v1/price-overrides/?provider=%C2%B2", "/api/v1/alerts/?budget=%C2%B2"):
+        response = client.get(path)
+        assert response.status_code == 400, (path, response.status_code)
+        assert response.json()["error"]["code"] == "invalid", path
+
+
+@pytest.mark.django_db
+def test_it_refuses_a_non_ascii_digit_in_the_console_log_filter(admin_a):
+    response = signed_in(admin_a).get("/console/logs/?status=%C2%B2")  # was a 500 (int('²'))
+    assert response.status_code == 200 and "2xx, 4xx, 5xx, error or a status code" in response.content.decode()

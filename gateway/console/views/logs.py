@@ -15,6 +15,7 @@ from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_safe
 
 from billing.models import UsageRecord
+from gateway.api.fields import is_id
 from gateway.console.htmx import render_page
 from gateway.console.tenancy import console_view
 from gateway.console.views.dashboards import own_key_ids
@@ -41,7 +42,7 @@ class LogFilterForm(forms.Form):
 
     def clean_status(self):
         value = self.cleaned_data["status"].strip().lower()
-        if value and value not in STATUS_CLASSES and not (value.isdigit() and 100 <= int(value) <= 599):
+        if value and value not in STATUS_CLASSES and not (is_id(value) and 100 <= int(value) <= 599):
             raise forms.ValidationError("2xx, 4xx, 5xx, error or a status code")
         return value
 
@@ -81,7 +82,7 @@ def parse_cursor(value: str | None) -> tuple[datetime, int] | None:
         return None
     moment, _sep, pk = value.rpartition("_")
     parsed = parse_datetime(moment.replace(" ", "+"))
-    return (parsed, int(pk)) if parsed and pk.isdigit() else None
+    return (parsed, int(pk)) if parsed and is_id(pk) else None
 
 
 def cursor_of(row) -> str:
