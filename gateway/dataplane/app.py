@@ -18,6 +18,7 @@ from django.conf import settings
 from gateway.dataplane import cors, respond
 from gateway.dataplane.context import RequestContext
 from gateway.dataplane.errors import GatewayError
+from gateway.dataplane.formats import echo
 from gateway.dataplane.ids import request_ids
 from gateway.dataplane.runtime import get_runtime
 from gateway.dataplane.steps.auth import authenticate
@@ -169,9 +170,9 @@ async def dataplane_app(scope, receive, send):
     ctx = _context(scope, send, route, path_param, runtime)
     try:
         if ctx.endpoint == "unknown":
-            raise GatewayError(404, "not_found", f"Unknown path {scope['path']}.")
+            raise GatewayError(404, "not_found", f"Unknown path {echo(scope['path'])}.")
         if scope["method"] != ctx.method and not (scope["method"] == "HEAD" and ctx.method == "GET"):
-            raise GatewayError(405, "method_not_allowed", f"Use {ctx.method} for {scope['path']}.")
+            raise GatewayError(405, "method_not_allowed", f"Use {ctx.method} for {echo(scope['path'])}.")
         if ctx.endpoint == "root":
             await respond.send_json(ctx, 200, ROOT_BODY)  # the server drops the body of a HEAD answer
             return

@@ -22,6 +22,15 @@ def test_it_echoes_at_most_200_characters_of_an_unknown_model(gateway, api_key):
     assert chat.json()["error"]["param"] == "model"
 
 
+def test_it_echoes_at_most_200_characters_of_an_unknown_path(gateway, api_key):
+    path = "/v1/" + "p" * 50_000  # a long URL is echoed in the 404 and the 405 alike
+    unknown = httpx.get(gateway.url + path, timeout=30)
+    wrong_method = httpx.get(gateway.url + "/v1/chat/completions/", timeout=30)
+    assert unknown.status_code == 404 and len(unknown.content) < 1000, unknown.text[:300]
+    assert "p" * 190 in unknown.json()["error"]["message"]
+    assert wrong_method.status_code == 405
+
+
 def test_it_refuses_integers_beyond_32_bits_in_both_formats(gateway, api_key):
     chat = {"model": "mock", "messages": [{"role": "user", "content": "x"}]}
     for value in (2**63, 2**31):  # 2^63 went through; 10^30 was already invalid JSON
