@@ -19,14 +19,27 @@ def fd_count(pid: int) -> int:
     return len(os.listdir(f"/proc/{pid}/fd"))
 
 
+def settled(pid: int, interval: float = 0.25, steady: int = 4, timeout: float = 15.0) -> tuple[float, int]:
+    """(RSS, fds) once the fd count has stayed the same for `steady` readings: connections the
+    last requests left behind are closed by then (bounded by `timeout`)."""
+    deadline, last, same = time.monotonic() + timeout, -1, 0
+    while time.monotonic() < deadline and same < steady:
+        count = fd_count(pid)
+        same = same + 1 if count == last else 0
+        last = count
+        time.sleep(interval)
+    return rss_mb(pid), fd_count(pid)
+
+
 @dataclass
 class Samples:
     at: list = field(default_factory=list)  # seconds since the start
     rss: list = field(default_factory=list)  # MB
     fds: list = field(default_factory=list)
 
-    def window(self, series: list, start: float, end: float) -> list:
-        return [v for t, v in zip(self.at, series, strict=True) if start <= t <= end] or series[-1:]
+    def write_csv(self, path) -> None:
+        rows = [f"{t:.1f},{r:.1f},{f}" for t, r, f in zip(self.at, self.rss, self.fds, strict=True)]
+        path.write_text("seconds,rss_mb,fds\n" + "\n".join(rows) + "\n")
 
 
 class Sampler:
