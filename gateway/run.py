@@ -13,6 +13,7 @@ import ctypes
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -285,6 +286,19 @@ def parse_args(argv):
     return parser.parse_args(argv)
 
 
+def _require_free_port(host, port):
+    """Refuse to start on a port that is taken: the supervisor would otherwise restart a server
+    that can never bind, once a minute, instead of telling the user what to change."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        # As uvicorn binds: a connection of a previous run lingering in TIME_WAIT is no obstacle.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise ImproperlyConfigured(f"{host}:{port} is not free ({exc.strerror}); set PORT (or HOST) "
+                                       "to another, or stop what listens there") from None
+
+
 def run(role):
     import django
 
@@ -293,6 +307,8 @@ def run(role):
     if opts.embedded and role in ("all", "server"):
         log.info("embedded mode (no REDIS_URL): one server worker, since rate limits are counted in "
                  "process memory and N workers would admit N times each limit; set REDIS_URL to scale out")
+    if role in ("all", "server"):
+        _require_free_port(opts.host, opts.port)
     if role in ("all", "init"):
         prepare(opts)
     commands = {"server": server_command(opts), "worker": worker_command(opts), "beat": beat_command(opts)}

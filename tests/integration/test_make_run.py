@@ -340,3 +340,17 @@ def test_it_kills_what_a_stopped_process_left_behind(tmp_path):
     while alive(orphan) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not alive(orphan)
+
+
+def test_it_refuses_to_start_on_a_port_that_is_taken(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "SWITCHYARD_VAR_DIR": str(tmp_path / "var"),
+               "PORT": str(port)}
+        done = subprocess.run([sys.executable, "-m", "gateway.run"], cwd=REPO, env=env, stdin=subprocess.DEVNULL,
+                              capture_output=True, text=True, timeout=STOP_TIMEOUT + START_TIMEOUT)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert f"127.0.0.1:{port} is not free" in done.stderr and "set PORT" in done.stderr
+    assert not (tmp_path / "var" / "switchyard.sqlite3").exists()  # refused before migrating a database
