@@ -16,7 +16,8 @@ requests per second than with a future and an immediate `write` per command).
 A stalled server fails every waiting command after `timeout` seconds (checked by one timer,
 not one per command) and the connection is dropped; the next command reconnects. Errors are
 redis-py's exception classes, so callers keep one `except RedisError` for both clients.
-redis-py stays for everything off the hot path (usage stream, breaker board, budgets).
+The budget counters' reserve and settle scripts run here too (budgets/store.py). redis-py
+stays for everything off the hot path (usage stream, breaker board).
 """
 from __future__ import annotations
 

@@ -143,7 +143,7 @@ _engine: BudgetEngine | None = None  # per process, following the runtime's Redi
 
 def process_engine() -> BudgetEngine:
     global _engine
-    client = get_runtime().redis
+    client = get_runtime().wire  # pipelined, no pool to wait for: see store.py
     if _engine is None or _engine.client is not client:
         store = RedisCounters(client) if client is not None else local_counters()
         _engine = BudgetEngine(store, client)

@@ -1,9 +1,15 @@
 """Budget counters in Redis: the reserve and settle round trips, and the reconcile job's repair.
 
-Two Lua scripts on the hot path, one EVALSHA each (redis-py falls back to EVAL
-after a SCRIPT FLUSH or a Redis restart). `local.py` implements the same
-operations in process memory for embedded mode; tests run both through the
-same scenarios.
+Two Lua scripts on the hot path, one EVALSHA each (EVAL with the source after
+a SCRIPT FLUSH or a Redis restart), sent over the data plane's pipelined client
+(redis_wire.py), like the rate limits: one multiplexed connection, no pool.
+Through redis-py's pool (200 connections, 2-s wait) a burst of more calls in
+flight than connections left some waiting 2 s for one; the pool's "No
+connection available." is a RedisError, so block budgets answered 503
+budget_unavailable while Redis answered every command in microseconds.
+Now a reserve fails only when Redis itself does not answer. `local.py`
+implements the same operations in process memory for embedded mode; tests run
+both through the same scenarios.
 """
 from __future__ import annotations
 
@@ -14,6 +20,7 @@ from redis.exceptions import RedisError
 
 from gateway.dataplane.budgets import lua, money
 from gateway.dataplane.budgets.plan import Counter
+from gateway.dataplane.redis_wire import Script
 
 # Reserve outcomes; a refusal carries the mode of the budget to blame (plan.REFUSE, plan.DOWNGRADE_MODE).
 ADMITTED, REFUSED, DOWNGRADED = 0, 1, 2
@@ -46,20 +53,22 @@ def _pairs(counters) -> list[str]:
     return [k for c in counters for k in (c.key, c.reservations)]
 
 
+_RESERVE, _SETTLE = Script(lua.RESERVE), Script(lua.SETTLE)
+
+
 class RedisCounters:
-    """The data plane's side: redis.asyncio client."""
+    """The data plane's side: the pipelined client (redis_wire.WireRedis), which raises redis-py's errors."""
 
     errors: tuple[type[BaseException], ...] = (RedisError, OSError)
 
     def __init__(self, client):
-        self._reserve = client.register_script(lua.RESERVE)
-        self._settle = client.register_script(lua.SETTLE)
+        self.client = client
 
     async def reserve(self, counters: list[Counter], member: str, ttl: int, cost: int) -> Verdict:
         args = [member, ttl, cost]
         for c in counters:
             args += [c.amount_micro, c.mode, c.expire_at]
-        outcome, index, left = await self._reserve(keys=_pairs(counters), args=args)
+        outcome, index, left = await self.client.evalsha(_RESERVE, _pairs(counters), args)
         return Verdict(int(outcome), int(index) - 1, int(left))
 
     async def settle(self, items: list[tuple[Counter, int]], member: str, reserved: int, actual_pico: int,
@@ -68,7 +77,7 @@ class RedisCounters:
         args = [member, reserved, micro, rest, minute]
         for c, flags in items:
             args += [flags, c.expire_at]
-        await self._settle(keys=_pairs(c for c, _ in items), args=args)
+        await self.client.evalsha(_SETTLE, _pairs(c for c, _ in items), args)
 
 
 class SyncRedisCounters:

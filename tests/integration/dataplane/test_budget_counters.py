@@ -3,7 +3,6 @@ import time
 
 import pytest
 import redis
-import redis.asyncio as aioredis
 from django.conf import settings
 
 from gateway.dataplane.budgets.local import LocalCounters
@@ -17,6 +16,7 @@ from gateway.dataplane.budgets.store import (
     RedisCounters,
     SyncRedisCounters,
 )
+from gateway.dataplane.redis_wire import WireRedis
 
 EXPIRE = int(time.time()) + 3600
 
@@ -40,7 +40,7 @@ async def store(request, redis_client):
         local = LocalCounters()
         yield Both(local, local)
         return
-    client = aioredis.Redis.from_url(settings.REDIS_URL)
+    client = WireRedis(settings.REDIS_URL)  # the data plane's client, as process_engine() uses it
     yield Both(RedisCounters(client), SyncRedisCounters(redis.Redis.from_url(settings.REDIS_URL)))
     await client.aclose()
 
