@@ -141,8 +141,11 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    # The layer's receive is a server-side BZPOPMIN of 5 s (channels_redis's brpop_timeout); under
+    # redis-py's default 5-s read timeout an idle receive raised TimeoutError: read up to 15 s.
+    _layer_host = {"address": REDIS_URL, "socket_timeout": 15}
     CHANNEL_LAYERS = {
-        "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}
+        "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [_layer_host]}}
     }
     CELERY_BROKER_URL = REDIS_URL
 else:

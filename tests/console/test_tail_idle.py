@@ -10,6 +10,7 @@ import time
 import pytest
 import redis
 import websockets
+from channels.layers import get_channel_layer
 from django.conf import settings
 from django.test import Client
 
@@ -103,3 +104,14 @@ def test_it_reads_on_after_the_tails_redis_connection_is_killed(tenant_a, admin_
     row = asyncio.run(_killed_then_receive(server, cookie, tenant_a, redis_client))
     assert row["request_id"] == "after-kill"
     assert "Traceback" not in server.output(), server.output()[-2000:]
+
+
+async def test_it_keeps_an_idle_channel_layer_receive_waiting(redis_client):
+    """The tail no longer uses the layer; a consumer that does must not die idle either."""
+    layer = get_channel_layer()
+    try:
+        channel = await layer.new_channel()
+        with pytest.raises(TimeoutError):  # wait_for's own; redis-py's TimeoutError is not a builtin one
+            await asyncio.wait_for(layer.receive(channel), timeout=IDLE_S)
+    finally:
+        await layer.close_pools()
