@@ -50,7 +50,7 @@ def test_it_tests_the_mock_provider(admin_client, tenant_a):
 
 @pytest.mark.django_db
 def test_it_refuses_to_test_a_private_address(admin_client, tenant_a, settings):
-    settings.SSRF_ALLOW_PRIVATE = False
+    settings.SSRF_ALLOW_PRIVATE, settings.SSRF_ALLOW_CIDRS = False, []  # embedded mode allows loopback
     provider = Provider.objects.create(tenant=tenant_a, name="local", kind="openai", base_url="http://127.0.0.1:9/v1",
                                        api_key=SECRET)
     response = admin_client.post(reverse("console:provider_test", args=[provider.pk]))
