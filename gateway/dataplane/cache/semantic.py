@@ -19,6 +19,9 @@ import numpy as np
 from gateway.dataplane.cache import semantic_db
 
 REFRESH_S = 2.0  # other processes' new entries become visible within this
+# Ids below the last reload's highest read again: other processes' inserts commit in any order, so
+# an id lower than one already loaded can appear just after (ids known here are skipped).
+RELOAD_OVERLAP = 100
 MAX_SCOPES = 1_000  # indexes held per process; the least recently used is dropped (and reloaded if needed)
 
 
@@ -29,13 +32,19 @@ class ScopeIndex:
     def __init__(self, generation: int):
         self.generation = generation
         self.data: tuple[tuple[int, ...], np.ndarray, np.ndarray] | None = None
-        self.max_id = 0
+        self.known: set[int] = set()
+        # The highest id a reload returned. Not the highest id seen: our own writes finish in any
+        # order (worker threads), and one that finished after a later write was dropped as "old".
+        self.loaded_max = 0
         self.refreshed = 0.0
 
-    def add(self, rows: list[tuple[int, bytes, float]]) -> None:
-        rows = [r for r in rows if r[0] > self.max_id]  # a row can arrive both from our write and a reload
+    def add(self, rows: list[tuple[int, bytes, float]], loaded: bool = False) -> None:
+        if loaded and rows:
+            self.loaded_max = max(self.loaded_max, max(pk for pk, _, _ in rows))
+        rows = [r for r in rows if r[0] not in self.known]  # a row can arrive both from our write and a reload
         if not rows:
             return
+        self.known.update(pk for pk, _, _ in rows)
         ids = tuple(pk for pk, _, _ in rows)
         vectors = np.stack([np.frombuffer(vec, dtype="<f4") for _, vec, _ in rows])
         expires = np.array([exp for _, _, exp in rows], dtype=np.float64)
@@ -44,7 +53,6 @@ class ScopeIndex:
             vectors = np.vstack([self.data[1], vectors])
             expires = np.concatenate([self.data[2], expires])
         self.data = (ids, vectors, expires)
-        self.max_id = max(self.max_id, *ids[-len(rows):])
 
     def best(self, vector: np.ndarray) -> tuple[int, float] | None:
         if self.data is None:
@@ -96,7 +104,8 @@ class SemanticCache:
         self.indexes.move_to_end(key)
         if time.monotonic() - index.refreshed >= REFRESH_S:
             index.refreshed = time.monotonic()
-            index.add(await asyncio.to_thread(semantic_db.load, route_id, scope, generation, index.max_id))
+            after = max(0, index.loaded_max - RELOAD_OVERLAP)
+            index.add(await asyncio.to_thread(semantic_db.load, route_id, scope, generation, after), loaded=True)
         return index
 
     async def _pgvector(self) -> bool:

@@ -140,3 +140,21 @@ def test_it_finds_the_nearest_live_vector():
     assert index.data[0] == (1, 2, 3)
     found = index.best(unit(1, 0.9))
     assert found[0] == 1 and 0.7 < found[1] < 0.8  # 3 is closer but expired
+
+
+def test_it_keeps_a_write_that_finished_after_a_later_one():
+    index = ScopeIndex(generation=0)
+    later = time.time() + 60
+    index.add([(7, unit(0, 1).tobytes(), later)])  # writes run in worker threads: 7 may land first
+    index.add([(6, unit(1, 0).tobytes(), later)])
+    assert sorted(index.data[0]) == [6, 7]
+    assert index.best(unit(1, 0))[0] == 6
+
+
+def test_it_reads_again_below_the_highest_id_a_reload_returned():
+    index = ScopeIndex(generation=0)
+    later = time.time() + 60
+    index.add([(5, unit(1, 0).tobytes(), later), (9, unit(0, 1).tobytes(), later)], loaded=True)
+    assert index.loaded_max == 9
+    index.add([(8, unit(1, 1).tobytes(), later), (9, unit(0, 1).tobytes(), later)], loaded=True)
+    assert sorted(index.data[0]) == [5, 8, 9]  # 8 committed after 9 was read; 9 not doubled
