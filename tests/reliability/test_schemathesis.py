@@ -8,7 +8,9 @@ more examples per operation than the ci default.
 """
 import pytest
 import schemathesis
+from django.core import signals
 from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
@@ -30,7 +32,19 @@ WSGI = get_wsgi_application()
 
 
 @pytest.fixture
-def admin_key(tenant_a):
+def in_test_transaction():
+    """As Django's test client does: the WSGI handler's request signals would otherwise close the
+    test's connection at each request's end, inside its transaction (with the connection pool this
+    hands the connection back to the pool mid-test, and the next query fails)."""
+    for signal in (signals.request_started, signals.request_finished):
+        signal.disconnect(close_old_connections)
+    yield
+    for signal in (signals.request_started, signals.request_finished):
+        signal.connect(close_old_connections)
+
+
+@pytest.fixture
+def admin_key(tenant_a, in_test_transaction):
     admin = make_member(tenant_a, "fuzz-admin@a.test", Role.ADMIN)
     _key, secret = key_create(tenant=tenant_a, name="fuzz", owner=admin)
     return secret
