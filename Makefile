@@ -50,9 +50,13 @@ browser-deps:
 		 || (apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium chromium-driver)) >/dev/null; \
 	fi
 
+# Two pytest-xdist workers, one per core, a test file each at a time (module fixtures stay whole);
+# each worker has its own test database, Redis database and var/ folder (tests/plugin_env.py).
+TEST_WORKERS ?= -n 2 --dist loadfile
+
 test: install browser-deps
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) SWITCHYARD_VAR_DIR=$(CURDIR)/var/test \
-		$(PY) -m pytest $(PYTEST_ARGS)
+		$(PY) -m pytest $(TEST_WORKERS) $(PYTEST_ARGS)
 
 # Fault matrix, PostgreSQL/Redis outages, soak, poisoned inputs at full size (README: Reliability);
 # `make test` runs the same tests at RELIABILITY_SCALE=ci.
