@@ -6,6 +6,8 @@ own credentials (rotate, revoke, delete) are left out. In-process through Django
 so each example runs inside the test's database transaction. RELIABILITY_SCALE=full generates
 more examples per operation than the ci default.
 """
+from collections import Counter
+
 import pytest
 import schemathesis
 from django.core import signals
@@ -43,6 +45,20 @@ def in_test_transaction():
         signal.connect(close_old_connections)
 
 
+@pytest.fixture(scope="module")
+def tally(module_report):
+    """Examples sent and their statuses over every operation: one report row for the module."""
+    counts = Counter()
+    yield counts
+    sent = sum(counts.values())
+    served = sum(n for status, n in counts.items() if isinstance(status, int) and status < 400)
+    errors = {status: n for status, n in counts.items() if isinstance(status, int) and status >= 400}
+    module_report.record(f"schemathesis over /api/schema/ ({EXAMPLES} examples per operation)", sent=sent,
+                         served=served, errors=errors, ok=counts["failed"] == 0,
+                         figure=f"{counts['failed']} failed checks; answers >= 500: "
+                                f"{sum(n for s, n in errors.items() if s >= 500)}")
+
+
 @pytest.fixture
 def admin_key(tenant_a, in_test_transaction):
     admin = make_member(tenant_a, "fuzz-admin@a.test", Role.ADMIN)
@@ -62,5 +78,10 @@ schema = (
 @schema.parametrize()
 # derandomize: the same examples every run, so a red run is reproducible and CI is not flaky.
 @settings(max_examples=EXAMPLES, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
-def test_it_answers_every_fuzzed_api_request_without_a_server_error(case, admin_key):
-    case.call_and_validate(headers={"Authorization": f"Bearer {admin_key}"}, checks=CHECKS)
+def test_it_answers_every_fuzzed_api_request_without_a_server_error(case, admin_key, tally):
+    try:
+        response = case.call_and_validate(headers={"Authorization": f"Bearer {admin_key}"}, checks=CHECKS)
+    except Exception:
+        tally["failed"] += 1
+        raise
+    tally[response.status_code] += 1
