@@ -207,7 +207,8 @@ start_gateway() { # start_gateway uvicorn|granian -> SUT_PID
   if curl -s -o /dev/null "$GW/" 2>/dev/null; then echo "port $PORT is already in use (set BENCH_GW_PORT)" >&2; exit 1; fi
   case $1 in
     uvicorn) start_bg uvicorn "$SUT_CPU" "$PY" -m uvicorn gateway.asgi:application --host 127.0.0.1 --port "$PORT" \
-               --no-access-log --loop uvloop --http httptools --log-level warning --backlog 16384 ;;
+               --no-access-log --loop uvloop --http gateway.http_protocol:GuardedHttpToolsProtocol --no-proxy-headers \
+               --log-level warning --backlog 16384 ;;  # make run's protocol (read deadlines), as users run it
     granian) start_bg granian "$SUT_CPU" env PYTHONPATH="$WORK/tools" "$PY" -m granian --interface asgi \
                --host 127.0.0.1 --port "$PORT" --workers 1 --runtime-mode st --loop uvloop --http 1 \
                --log-level warning --backlog 16384 --backpressure 16384 gateway.asgi:application ;;
