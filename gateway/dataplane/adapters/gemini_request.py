@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import mimetypes
 
-from ..canonical import parse_data_url
+from ..canonical import parse_data_url, text_of
 from ..errors import GatewayError
 
 __all__ = ["SIGNATURE_SEP", "model_path", "split_call_id", "to_gemini", "to_gemini_embeddings"]
@@ -181,8 +181,7 @@ def _args(raw: object) -> dict:
 
 def _response(content: object) -> dict:
     """functionResponse.response must be an object; plain text is wrapped."""
-    text = content if isinstance(content, str) else "".join(
-        p.get("text") or "" for p in content or [] if isinstance(p, dict))
+    text = text_of(content)  # a tool result's text parts; any other part has no text to send
     try:
         value = json.loads(text)
     except ValueError:

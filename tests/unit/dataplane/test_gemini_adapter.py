@@ -188,3 +188,16 @@ def test_it_builds_and_parses_batch_embeddings():
     assert [d["embedding"] for d in out["data"]] == [[0.1, 0.2], [0.3, 0.4]] and ADAPTER.usage(out) is None
     with pytest.raises(GatewayError):
         body_of({"input": [[1, 2, 3]]}, endpoint="embeddings")
+
+
+def test_it_sends_only_the_string_texts_of_a_tool_result():
+    # Found by test_fuzz_streams: a part whose "text" is not a string made the join a TypeError (a 500).
+    body = body_of({"messages": [
+        {"role": "user", "content": "weather?"},
+        {"role": "assistant", "content": None,
+         "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "get", "arguments": "{}"}}]},
+        {"role": "tool", "tool_call_id": "c1", "name": "get",
+         "content": [{"type": "file", "text": [None]}, {"type": "text", "text": "sunny"}, {"type": "text", "text": 7}]},
+    ]})
+    response = body["contents"][-1]["parts"][0]["functionResponse"]["response"]
+    assert response == {"result": "sunny"}
