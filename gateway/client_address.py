@@ -9,6 +9,8 @@ from functools import lru_cache
 
 from django.conf import settings
 
+from gateway.dataplane.netguard import parse_cidrs
+
 FORWARDED_PROTO = "HTTP_X_FORWARDED_PROTO"
 # An X-Forwarded-For entry is an address; anything longer is junk, not worth a cache key.
 MAX_ADDRESS_CHARS = 64
@@ -16,7 +18,7 @@ MAX_ADDRESS_CHARS = 64
 
 @lru_cache(maxsize=8)  # settings change only in tests (override_settings); a handful of values
 def _networks(cidrs):
-    return tuple(ipaddress.ip_network(cidr, strict=False) for cidr in cidrs)
+    return parse_cidrs(cidrs)
 
 
 def is_trusted_proxy(address):

@@ -6,13 +6,13 @@ and the connect cannot reach a private address (gateway/dataplane/netguard.py).
 """
 from __future__ import annotations
 
-import ipaddress
 import socket
 
 import httpx
 from django.conf import settings
 
 from gateway.dataplane.netguard import is_forbidden, parse_cidrs
+from gateway.pinned_http import pinned_send
 
 # Alerts are small and the receiver only has to acknowledge them; a slow one is
 # retried later rather than holding a Celery worker.
@@ -40,25 +40,16 @@ def allowed_address(host: str, port: int) -> str:
 def post_json(url: str, body: bytes, headers: dict[str, str]) -> int:
     """POST `body`; returns the status code, raises DeliveryError unless it is 2xx.
 
-    Sent through httpx's transport, not a Client: a Client logs every URL at
-    INFO (Slack-style URLs hold a token) and would read proxy variables that
-    bypass the pinned address. A transport never follows redirects.
+    Pinned to the checked address through gateway.pinned_http (no Client: no URL
+    logged, no proxy variables, no redirects).
     """
     target = httpx.URL(url)
     if target.scheme not in ("http", "https") or not target.host:
         raise DeliveryError("the URL must be http(s) with a host")
     address = allowed_address(target.host, target.port or (443 if target.scheme == "https" else 80))
-    extensions = {"timeout": TIMEOUT.as_dict()}
-    if _is_name(target.host):
-        extensions["sni_hostname"] = target.host  # TLS still verifies the name, not the address
-    request = httpx.Request(
-        "POST", target.copy_with(host=address), content=body, extensions=extensions,
-        headers={**headers, "content-type": "application/json", "host": target.netloc.decode("ascii")},
-    )
     try:
-        with httpx.HTTPTransport(retries=0) as transport:
-            response = transport.handle_request(request)
-            response.close()  # the body is never read: a receiver only acknowledges
+        response = pinned_send("POST", target, address, {**headers, "content-type": "application/json"}, TIMEOUT,
+                               content=body, read=False)  # the body is never read: a receiver only acknowledges
     except httpx.TimeoutException:
         raise DeliveryError("the receiver did not answer in time") from None
     except httpx.HTTPError as exc:
@@ -67,10 +58,3 @@ def post_json(url: str, body: bytes, headers: dict[str, str]) -> int:
         raise DeliveryError(f"the receiver answered HTTP {response.status_code}")
     return response.status_code
 
-
-def _is_name(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host.strip("[]"))
-    except ValueError:
-        return True
-    return False

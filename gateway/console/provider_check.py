@@ -14,6 +14,7 @@ from django.conf import settings
 from gateway.dataplane.errors import scrub
 from gateway.dataplane.netguard import BlockedAddress, Unresolvable, parse_cidrs, resolve_checked
 from gateway.models import ProviderKind
+from gateway.pinned_http import pinned_send
 
 # Long enough for a distant provider, short enough that a page request never hangs.
 TIMEOUT_SECONDS = 5.0
@@ -30,7 +31,7 @@ def check(provider):
         return False, "the provider has no base URL"
     try:
         address = resolve_checked(url.host, settings.SSRF_ALLOW_PRIVATE, parse_cidrs(settings.SSRF_ALLOW_CIDRS))[0]
-        response = pinned_get(url, address, _auth_headers(provider))
+        response = pinned_send("GET", url, address, _auth_headers(provider), httpx.Timeout(TIMEOUT_SECONDS))
     except (BlockedAddress, Unresolvable) as exc:
         return False, str(exc)
     except httpx.HTTPError as exc:
@@ -38,28 +39,6 @@ def check(provider):
     if response.status_code == 200:
         return True, f"HTTP 200 from {urlsplit(str(url)).hostname}"
     return False, scrub(f"HTTP {response.status_code}: {response.text[:SHOWN_BODY_CHARS]}", [provider.api_key])
-
-
-def pinned_get(url, address, headers):
-    """GET `url` over a connection to `address` (already checked), never re-resolving the name.
-
-    Through httpx's transport rather than a Client: a Client reads proxy variables, which would
-    send the request somewhere else than the checked address.
-    """
-    extensions = {"timeout": httpx.Timeout(TIMEOUT_SECONDS).as_dict()}
-    if url.host != address:
-        extensions["sni_hostname"] = url.host  # TLS verifies the name, not the address
-    request = httpx.Request(
-        "GET", url.copy_with(host=address), extensions=extensions,
-        headers={**headers, "host": url.netloc.decode("ascii")},
-    )
-    with httpx.HTTPTransport(retries=0) as transport:
-        response = transport.handle_request(request)
-        try:
-            response.read()
-        finally:
-            response.close()
-    return response
 
 
 def _auth_headers(provider):
