@@ -39,13 +39,21 @@ def parse_cidrs(values):
     return tuple(ipaddress.ip_network(v.strip(), strict=False) for v in values if v.strip())
 
 
-def is_forbidden(address: str, allow_private: bool, allow_cidrs=()) -> bool:
+def ip_of(text: str):
+    """The IP address `text` (bracketed or not) spells, IPv4-mapped ones as IPv4; None for a name."""
     try:
-        ip = ipaddress.ip_address(address.strip("[]"))
+        ip = ipaddress.ip_address(text.strip("[]"))
     except ValueError:
-        return True  # not an address we can reason about: refuse
+        return None
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
-        ip = ip.ipv4_mapped  # ::ffff:127.0.0.1 is 127.0.0.1
+        return ip.ipv4_mapped  # ::ffff:127.0.0.1 is 127.0.0.1
+    return ip
+
+
+def is_forbidden(address: str, allow_private: bool, allow_cidrs=()) -> bool:
+    ip = ip_of(address)
+    if ip is None:
+        return True  # not an address we can reason about: refuse
     if any(ip in net for net in allow_cidrs):
         return False
     if allow_private:
@@ -55,13 +63,7 @@ def is_forbidden(address: str, allow_private: bool, allow_cidrs=()) -> bool:
 
 def how_to_allow(address: str) -> str:
     """The setting that would let `address` through, for error messages."""
-    try:
-        ip = ipaddress.ip_address(address.strip("[]"))
-    except ValueError:
-        return HOW_TO_ALLOW
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
-        ip = ip.ipv4_mapped
-    return HOW_TO_ALLOW_METADATA if ip in METADATA_ADDRESSES else HOW_TO_ALLOW
+    return HOW_TO_ALLOW_METADATA if ip_of(address) in METADATA_ADDRESSES else HOW_TO_ALLOW
 
 
 def resolve_checked(host: str, allow_private: bool, allow_cidrs=()):
@@ -99,9 +101,7 @@ class GuardedResolver(DefaultResolver):
 
 def check_literal_host(host: str, allow_private: bool, allow_cidrs=()):
     """aiohttp skips the resolver for IP literals, so they are checked here."""
-    try:
-        ipaddress.ip_address(host.strip("[]"))
-    except ValueError:
+    if ip_of(host) is None:
         return  # a name: the resolver checks it
     if is_forbidden(host, allow_private, allow_cidrs):
         log.warning("upstream connection refused: %s is a forbidden address", host)

@@ -1,5 +1,4 @@
 """Upstream providers: where requests go and with which credentials."""
-import ipaddress
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -8,7 +7,7 @@ from django.core.validators import RegexValidator
 from django.db import models
 
 from gateway.crypto import EncryptedTextField
-from gateway.dataplane.netguard import BlockedAddress, Unresolvable, parse_cidrs, resolve_checked
+from gateway.dataplane.netguard import BlockedAddress, Unresolvable, ip_of, parse_cidrs, resolve_checked
 from gateway.models.tenants import Tenant
 
 name_validator = RegexValidator(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,99}$", "letters, digits and . _ : / -")
@@ -64,21 +63,13 @@ def base_url_address_problem(url):
     host = urlsplit(url).hostname
     if not host:
         return None
-    if not settings.SSRF_RESOLVE_ON_SAVE and not _is_address(host):
+    if not settings.SSRF_RESOLVE_ON_SAVE and ip_of(host) is None:
         return None
     try:
         resolve_checked(host, settings.SSRF_ALLOW_PRIVATE, parse_cidrs(settings.SSRF_ALLOW_CIDRS))
     except (BlockedAddress, Unresolvable) as exc:
         return exc
     return None
-
-
-def _is_address(host):
-    try:
-        ipaddress.ip_address(host.strip("[]"))
-    except ValueError:
-        return False
-    return True
 
 
 def validate_headers(value):
