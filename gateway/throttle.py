@@ -5,6 +5,7 @@ here, in the shared cache (Redis in production), so every replica counts togethe
 attempt counts before the password is checked, so a throttled caller learns nothing, not even
 from the right password. Fixed windows: simple, and the limits are far below what guessing needs.
 """
+import functools
 import hashlib
 
 from django.conf import settings
@@ -67,10 +68,10 @@ def too_many_attempts():
 
 def throttled_post(view, account_of):
     """Wrap a password-checking view: each POST counts, and a spent allowance answers 429."""
+    @functools.wraps(view)
     def wrapper(request, *args, **kwargs):
         if request.method == "POST" and not allow_password_attempt(request, account_of(request)):
             return too_many_attempts()
         return view(request, *args, **kwargs)
 
-    wrapper.__name__, wrapper.__doc__ = view.__name__, view.__doc__
     return wrapper
